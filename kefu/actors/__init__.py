@@ -1,0 +1,1 @@
+"""The actors: dispatcher, agents, sessions, their supervisor and the messages between them."""

@@ -1,0 +1,130 @@
+"""Routing policy: pure functions and plain data, no pykka, no Redis.
+
+The dispatcher owns the state; this module decides who is available, who is next in the
+queue, which agent gets a customer, and how long a customer should expect to wait.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from kefu.domain import PRIORITY_RANK, AgentStatus, Priority
+
+
+@dataclass
+class AgentSlot:
+    """The dispatcher's view of one kefu."""
+
+    kefu_id: str
+    name: str
+    max_sessions: int = 5
+    status: AgentStatus = AgentStatus.OFFLINE
+    connections: int = 0
+    disconnected_at: float | None = None
+    active: set[str] = field(default_factory=set)
+    last_assigned_at: float = 0.0
+    resp_total: float = 0.0
+    resp_count: int = 0
+    sat_total: float = 0.0
+    sat_count: int = 0
+
+    @property
+    def load(self) -> int:
+        return len(self.active)
+
+    @property
+    def online(self) -> bool:
+        return self.status is AgentStatus.ONLINE and self.connections > 0
+
+    @property
+    def effective_status(self) -> AgentStatus:
+        return self.status if self.connections > 0 else AgentStatus.OFFLINE
+
+    @property
+    def has_room(self) -> bool:
+        return self.load < self.max_sessions
+
+    @property
+    def available(self) -> bool:
+        return self.online and self.has_room
+
+    @property
+    def utilization(self) -> float:
+        """Load as a fraction of capacity (0..1, may exceed 1 after a forced assign)."""
+        return self.load / self.max_sessions if self.max_sessions else 1.0
+
+    @property
+    def avg_response(self) -> float | None:
+        return self.resp_total / self.resp_count if self.resp_count else None
+
+    @property
+    def satisfaction(self) -> float | None:
+        return self.sat_total / self.sat_count if self.sat_count else None
+
+
+def efficiency_score(slot: AgentSlot) -> float:
+    """The seed's ``efficiency_score``: higher is better.
+
+    ``2 × satisfaction (1..5, 5 without ratings) + 10 × (1 − utilization)
+    − min(average first-reply seconds, 300) / 60``. An agent with 3 of 5 seats taken, no
+    ratings and no replies yet scores 14.0 (the seed's example).
+    """
+    sat = slot.satisfaction if slot.satisfaction is not None else 5.0
+    util = min(slot.utilization, 1.0)
+    penalty = min(slot.avg_response or 0.0, 300.0) / 60.0
+    return round(2 * sat + 10 * (1 - util) - penalty, 1)
+
+
+@dataclass
+class QueueEntry:
+    """A waiting kehu."""
+
+    kehu_id: str
+    kehu_name: str
+    priority: Priority = Priority.NORMAL
+    waiting_since: float = 0.0
+    note: str | None = None
+    front: bool = False  # requeued after its agent left: ahead of everyone
+
+    def sort_key(self) -> tuple[int, int, float, str]:
+        return (0 if self.front else 1, PRIORITY_RANK[self.priority], self.waiting_since,
+                self.kehu_id)
+
+
+def queue_order(entries: list[QueueEntry]) -> list[QueueEntry]:
+    """Front-of-queue requeues first, then priority (high, normal, low), then time."""
+    return sorted(entries, key=QueueEntry.sort_key)
+
+
+@dataclass
+class RoundRobin:
+    last: str | None = None
+
+
+def pick_agent(slots: list[AgentSlot], strategy: str, rr: RoundRobin) -> AgentSlot | None:
+    """Choose an available agent by strategy; None when nobody has room."""
+    candidates = [s for s in slots if s.available]
+    if not candidates:
+        return None
+    if strategy == "round_robin":
+        ordered = sorted(candidates, key=lambda s: s.kefu_id)
+        chosen = next((s for s in ordered if rr.last is None or s.kefu_id > rr.last),
+                      ordered[0])
+        rr.last = chosen.kefu_id
+        return chosen
+    least = min(candidates, key=lambda s: (s.utilization, s.last_assigned_at, s.kefu_id))
+    if strategy == "efficiency":
+        return max(candidates, key=lambda s: (efficiency_score(s), -s.utilization,
+                                              -s.last_assigned_at, s.kefu_id == least.kefu_id))
+    return least
+
+
+def estimate_wait(position: int, online_capacity: int, avg_session_seconds: float) -> int:
+    """Seconds a kehu at ``position`` (1-based) should expect to wait.
+
+    Each online seat frees on average once per ``avg_session_seconds``; with no agent
+    online the estimate assumes one seat.
+    """
+    seats = max(online_capacity, 1)
+    return int(math.ceil(position * avg_session_seconds / seats))

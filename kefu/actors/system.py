@@ -1,0 +1,77 @@
+"""Wiring of the actor system: factories, start-up restore and shut-down order."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import pykka
+
+from kefu.actors.agent import Agent
+from kefu.actors.dispatcher import Dispatcher
+from kefu.actors.handles import ActorHandle, Registry
+from kefu.actors.messages import Tick
+from kefu.actors.runtime import Runtime
+from kefu.actors.session import Session
+from kefu.actors.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def build_registry(rt_ref: list[Runtime]) -> Registry:
+    """A registry whose factories start each kind of actor with the runtime."""
+    registry = Registry()
+
+    def factory_for(cls: type[Any]) -> Any:
+        def make(_key: str) -> Any:
+            def start(handle: ActorHandle) -> pykka.ActorRef[Any]:
+                return cls.start(handle, rt_ref[0])
+            return start
+        return make
+
+    registry.define("dispatcher", factory_for(Dispatcher))
+    registry.define("agent", factory_for(Agent))
+    registry.define("session", factory_for(Session))
+    return registry
+
+
+class ActorSystem:
+    """Starts, restores, ticks and stops every actor. Used from the main thread."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def start(self) -> None:
+        """Start the supervisor and the dispatcher; the dispatcher restores the queue,
+        the assignments and starts every active session's actor (before the port opens)."""
+        self.rt.supervisor = Supervisor.start(self.rt)
+        dispatcher = self.rt.dispatcher()
+        dispatcher.ensure_started()
+        # The dispatcher starts the sessions in its on_start; agents with customers too.
+        r, k = self.rt.store.client, self.rt.store.keys
+        kefu_ids = {sid.split(":")[1] for sid in r.hvals(k.assignments)}
+        for kefu_id in kefu_ids:
+            self.rt.agent(kefu_id).ensure_started()
+
+    def tick(self, now: float, sessions: bool) -> None:
+        """Tell ``Tick`` to the dispatcher (and to live sessions when ``sessions``).
+
+        Called on the IOLoop thread by a periodic callback; never blocks."""
+        self.rt.dispatcher().tell(Tick(now=now))
+        if sessions:
+            for handle in self.rt.registry.all():
+                if handle.kind == "session" and handle.state == "running":
+                    handle.tell(Tick(now=now))
+
+    def stop(self) -> None:
+        """Sessions and agents first, then the dispatcher, then the supervisor."""
+        handles = self.rt.registry.all()
+        for kind in ("session", "agent", "dispatcher"):
+            for handle in handles:
+                if handle.kind == kind:
+                    handle.stop()
+        if self.rt.supervisor is not None:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                self.rt.supervisor.stop(block=True, timeout=5)
+        pykka.ActorRegistry.stop_all(block=True, timeout=5)

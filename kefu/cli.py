@@ -1,0 +1,106 @@
+"""The ``kefu`` command: ``serve``, ``create-user``, ``actors list|restart``.
+
+Admin subcommands talk to a running server over its REST API, logging in with
+``KEFU_DATA_DIR/admin-credentials`` (or ``--user``/``--password``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from kefu.config import Settings
+
+
+def _serve_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the server (all settings also as KEFU_* env vars)")
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        env = "KEFU_" + name.upper()
+        p.add_argument(flag, dest=name, default=None, help=f"env {env} (default: {field.default})")
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=None, help="server URL (default http://KEFU_HOST:KEFU_PORT)")
+    p.add_argument("--user", default=None)
+    p.add_argument("--password", default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kefu", description="kefu live-chat service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    cu = sub.add_parser("create-user", help="create a user through the REST API")
+    _client_args(cu)
+    cu.add_argument("--id", dest="user_id", default=None)
+    cu.add_argument("--name", required=True)
+    cu.add_argument("--type", dest="user_type", choices=["kefu", "kehu", "admin"], required=True)
+    cu.add_argument("--new-password", default=None)
+    cu.add_argument("--max-sessions", type=int, default=5)
+    actors = sub.add_parser("actors", help="list or restart supervised actors")
+    asub = actors.add_subparsers(dest="actors_command", required=True)
+    al = asub.add_parser("list")
+    _client_args(al)
+    ar = asub.add_parser("restart")
+    _client_args(ar)
+    ar.add_argument("actor_id")
+    return parser
+
+
+class Client:
+    """A tiny admin REST client (stdlib only)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        settings = Settings()
+        self.base = args.url or f"http://{settings.host}:{settings.port}"
+        user, password = args.user, args.password
+        if user is None or password is None:
+            creds = json.loads(Path(settings.credentials_file).read_text())
+            user, password = creds["user_id"], creds["password"]
+        self.token = self.call("POST", "/api/auth/login",
+                               {"user_id": user, "password": password})["data"]["token"]
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if getattr(self, "token", None):
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read() or b"{}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        overrides = {k: v for k, v in vars(args).items()
+                     if k in Settings.model_fields and v is not None}
+        from kefu.server import run  # noqa: PLC0415
+
+        return run(Settings(**overrides))
+    client = Client(args)
+    if args.command == "create-user":
+        body = {"name": args.name, "user_type": args.user_type, "max_sessions": args.max_sessions}
+        if args.user_id:
+            body["id"] = args.user_id
+        if args.new_password:
+            body["password"] = args.new_password
+        out = client.call("POST", "/api/users/create", body)
+    elif args.actors_command == "list":
+        out = client.call("GET", "/api/system/actors")
+    else:
+        out = client.call("POST", f"/api/system/actors/{args.actor_id}/restart")
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0 if out.get("success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Settings: every knob is a ``KEFU_*`` environment variable (also a ``kefu serve`` flag)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Strategy = Literal["least_loaded", "round_robin", "efficiency"]
+
+
+class Settings(BaseSettings):
+    """Server configuration, read from the environment (prefix ``KEFU_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    redis_prefix: str = "kefu:"
+    admin_password: str | None = None
+    assign_strategy: Strategy = "least_loaded"
+    agent_grace_seconds: float = 60.0
+    session_idle_seconds: float = 1800.0
+    restart_intensity: int = 5
+    restart_period: float = 60.0
+    token_ttl_seconds: int = 7 * 24 * 3600
+    guest_rate_per_minute: int = 30
+    max_frame_bytes: int = 64 * 1024
+    max_text_chars: int = 4000
+    max_body_bytes: int = 1024 * 1024
+    default_max_sessions: int = Field(default=5, ge=1, le=1000)
+    dedup_ttl_seconds: int = 7 * 24 * 3600
+    ask_timeout: float = 5.0
+    fault_injection: bool = False
+    ws_ping_interval: float = 20.0
+    ws_ping_timeout: float = 60.0
+    tick_seconds: float = 1.0
+    ended_actor_linger_seconds: float = 60.0
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "admin-credentials"

@@ -1,0 +1,1 @@
+"""The Tornado side: routes, the loop↔actor bridge, sockets, the WebSocket protocol."""

@@ -1,0 +1,60 @@
+"""The route table (one screen) and the Tornado application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado.web import Application
+
+from kefu.http.handlers import auth, kefu, sessions, system, users
+from kefu.http.handlers.base import NotFoundHandler
+from kefu.http.state import AppState
+from kefu.http.websocket import ChatSocket
+
+SID = r"([^/]+)"
+ID = r"([^/]+)"
+
+
+def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
+    s = {"state": state}
+    table: list[tuple[str, Any, dict[str, Any]]] = [
+        (r"/ws", ChatSocket, s),
+        # auth (SPEC §2)
+        (r"/api/auth/login", auth.LoginHandler, s),
+        (r"/api/auth/guest", auth.GuestHandler, s),
+        (r"/api/auth/logout", auth.LogoutHandler, s),
+        # 1. sessions
+        (rf"/api/sessions/{SID}/messages", sessions.SessionMessagesHandler, s),
+        (rf"/api/sessions/{SID}/transfer", sessions.SessionTransferHandler, s),
+        (rf"/api/sessions/{SID}/end", sessions.SessionEndHandler, s),
+        (rf"/api/sessions/{SID}/statistics", sessions.SessionStatisticsHandler, s),
+        (rf"/api/sessions/{SID}", sessions.SessionDetailHandler, s),
+        # 2. agent assignment
+        (r"/api/kefu/waiting", kefu.WaitingHandler, s),
+        (rf"/api/kefu/{ID}/switch/{ID}", kefu.SwitchHandler, s),
+        (rf"/api/customer/{ID}/assign", kefu.AssignHandler, s),
+        # 3. users
+        (r"/api/users/create", users.UserCreateHandler, s),
+        (rf"/api/users/{ID}/status", users.UserStatusHandler, s),
+        (rf"/api/users/{ID}", users.UserHandler, s),
+        # 6. system
+        (r"/api/system/health", system.HealthHandler, s),
+        (r"/api/system/actors", system.ActorsHandler, s),
+        (rf"/api/system/actors/{ID}/restart", system.ActorRestartHandler, s),
+    ]
+    if state.settings.fault_injection:
+        table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))
+    return table
+
+
+def make_app(state: AppState) -> Application:
+    s = state.settings
+    return Application(
+        routes(state),
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"state": state},
+        websocket_ping_interval=s.ws_ping_interval,
+        websocket_ping_timeout=s.ws_ping_timeout,
+        websocket_max_message_size=s.max_frame_bytes,
+        compress_response=False,
+    )

@@ -1,0 +1,60 @@
+"""The one place where the IOLoop waits for actors or Redis — without blocking.
+
+Actors answer through a ``reply`` callable that hops back with ``add_callback`` (the only
+thread-safe IOLoop method); blocking Redis reads run in a bounded executor. Never
+``await`` a pykka future on the loop (its ``__await__`` blocks: jodal/pykka#99).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from tornado.ioloop import IOLoop
+
+from kefu.actors.messages import Rejected, ReplyFn
+from kefu.persistence.redis import REDIS_ERRORS
+
+T = TypeVar("T")
+
+
+class Tellable(Protocol):
+    def tell(self, msg: Any) -> None: ...
+
+
+class Bridge:
+    """Created on the IOLoop thread; every method is called on the IOLoop thread."""
+
+    def __init__(self, ask_timeout: float, io_threads: int = 16) -> None:
+        self.loop = IOLoop.current()
+        self.ask_timeout = ask_timeout
+        self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="kefu-io")
+
+    async def ask(self, handle: Tellable, make: Callable[[ReplyFn], Any]) -> Any:
+        """Tell ``make(reply)`` to the actor and await its reply (Rejected(503) on timeout)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def _set(value: Any) -> None:
+            if not fut.done():
+                fut.set_result(value)
+
+        def reply(value: Any) -> None:  # called on the actor's thread
+            self.loop.add_callback(_set, value)
+
+        handle.tell(make(reply))
+        try:
+            return await asyncio.wait_for(fut, self.ask_timeout)
+        except TimeoutError:
+            return Rejected(status=503, reason="timeout")
+
+    async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking (Redis) call in the executor. Redis errors propagate."""
+        return await self.loop.run_in_executor(self.executor, fn, *args)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+__all__ = ["Bridge", "REDIS_ERRORS"]

@@ -1,0 +1,159 @@
+"""The connection registry (the Outbox): which sockets belong to which user.
+
+It lives on the IOLoop; actors and the writer call its public methods from their own
+threads, which only schedule work with ``add_callback``. Per connection and session it
+remembers which ``seq`` it has delivered (:class:`SeqTracker`), so a ``resume`` after live
+traffic sends every missed message exactly once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tornado.ioloop import IOLoop
+
+
+class Socket(Protocol):
+    def send_frame(self, data: bytes) -> None: ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+
+class SeqTracker:
+    """The seqs of one session delivered on one connection: a floor plus a sparse set."""
+
+    __slots__ = ("above", "floor")
+
+    def __init__(self, floor: int = 0) -> None:
+        self.floor = floor
+        self.above: set[int] = set()
+
+    def has(self, seq: int) -> bool:
+        return seq <= self.floor or seq in self.above
+
+    def add(self, seq: int) -> None:
+        if seq <= self.floor:
+            return
+        self.above.add(seq)
+        while self.floor + 1 in self.above:
+            self.floor += 1
+            self.above.discard(self.floor)
+
+    def raise_floor(self, floor: int) -> None:
+        if floor > self.floor:
+            self.floor = floor
+            self.above = {s for s in self.above if s > floor}
+            while self.floor + 1 in self.above:
+                self.floor += 1
+                self.above.discard(self.floor)
+
+
+@dataclass
+class Conn:
+    id: int
+    user_id: str
+    user_type: str
+    socket: Socket
+    seqs: dict[str, SeqTracker] = field(default_factory=dict)
+    resuming: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+
+    def tracker(self, sid: str) -> SeqTracker:
+        t = self.seqs.get(sid)
+        if t is None:
+            t = self.seqs[sid] = SeqTracker()
+        return t
+
+    def deliver(self, sid: str, seq: int, data: bytes) -> None:
+        """Send a stored message unless this connection already has it (loop thread)."""
+        buffer = self.resuming.get(sid)
+        if buffer is not None:
+            buffer.append((seq, data))
+            return
+        tracker = self.tracker(sid)
+        if tracker.has(seq):
+            return
+        tracker.add(seq)
+        self.socket.send_frame(data)
+
+
+class Hub:
+    """Registry of live connections; implements the actors' ``Outbox``."""
+
+    def __init__(self, loop: IOLoop | None = None) -> None:
+        self.loop = loop or IOLoop.current()
+        self.conns: dict[int, Conn] = {}
+        self.by_user: dict[str, set[int]] = {}
+        self._ids = itertools.count(1)
+        self.frames_sent = 0
+
+    # --- loop thread ----------------------------------------------------------------
+
+    def add(self, user_id: str, user_type: str, socket: Socket) -> Conn:
+        conn = Conn(next(self._ids), user_id, user_type, socket)
+        self.conns[conn.id] = conn
+        self.by_user.setdefault(user_id, set()).add(conn.id)
+        return conn
+
+    def remove(self, conn: Conn) -> int:
+        """Forget a connection; returns how many the user still has."""
+        self.conns.pop(conn.id, None)
+        ids = self.by_user.get(conn.user_id)
+        if ids is not None:
+            ids.discard(conn.id)
+            if not ids:
+                del self.by_user[conn.user_id]
+                return 0
+            return len(ids)
+        return 0
+
+    def count(self, user_id: str) -> int:
+        return len(self.by_user.get(user_id, ()))
+
+    def _to_conn(self, conn_id: int | None, data: bytes, sid: str | None, seq: int | None) -> None:
+        conn = self.conns.get(conn_id) if conn_id is not None else None
+        if conn is None:
+            return
+        if sid is not None and seq is not None:
+            conn.tracker(sid).add(seq)
+        conn.socket.send_frame(data)
+
+    def _to_users(self, user_ids: Iterable[str], data: bytes, exclude: int | None) -> None:
+        for uid in user_ids:
+            for cid in list(self.by_user.get(uid, ())):
+                if cid != exclude:
+                    self.conns[cid].socket.send_frame(data)
+
+    def _message(self, user_ids: Iterable[str], sid: str, seq: int, data: bytes,
+                 exclude: int | None) -> None:
+        for uid in user_ids:
+            for cid in list(self.by_user.get(uid, ())):
+                if cid != exclude:
+                    self.conns[cid].deliver(sid, seq, data)
+
+    def close_all(self, code: int, reason: str) -> None:
+        for conn in list(self.conns.values()):
+            conn.socket.close(code, reason)
+
+    # --- any thread (the Outbox) ----------------------------------------------------
+
+    def to_conn(self, conn_id: int | None, frame: bytes, sid: str | None = None,
+                seq: int | None = None) -> None:
+        """Thread-safe."""
+        if conn_id is not None:
+            self.loop.add_callback(self._to_conn, conn_id, frame, sid, seq)
+
+    def to_users(self, user_ids: Iterable[str], frame: bytes,
+                 exclude_conn: int | None = None) -> None:
+        """Thread-safe."""
+        self.loop.add_callback(self._to_users, tuple(user_ids), frame, exclude_conn)
+
+    def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
+                exclude_conn: int | None = None) -> None:
+        """Thread-safe."""
+        self.loop.add_callback(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
+
+    def stats(self) -> dict[str, Any]:
+        return {"connections": len(self.conns), "users": len(self.by_user)}

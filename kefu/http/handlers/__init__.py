@@ -1,0 +1,1 @@
+"""REST handlers, one module per area of the seed API."""

@@ -1,0 +1,176 @@
+"""The base REST handler: the seed's envelope, auth, body parsing, errors as values.
+
+Every error leaves as ``{"success": false, "message", "error_code", "timestamp"}`` (plus
+``details`` for validation) with the HTTP status equal to ``error_code``; never a stack
+trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError, RequestHandler
+
+from kefu.actors.messages import Accepted, Rejected
+from kefu.domain import User, UserType, iso, now
+from kefu.http.i18n import text, wants_english
+from kefu.http.state import AppState
+from kefu.persistence.redis import REDIS_ERRORS
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+STATUS_KEYS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "bad_request", 413: "body_too_large",
+               429: "rate_limited", 503: "storage_unavailable"}
+
+
+class ApiError(HTTPError):
+    """An error reply: HTTP ``status``, an i18n ``key`` and optional ``details``."""
+
+    def __init__(self, status: int, key: str | None = None,
+                 details: dict[str, str] | None = None, **params: Any) -> None:
+        super().__init__(status)
+        self.key = key or STATUS_KEYS.get(status, "internal")
+        self.details = details
+        self.params = params
+
+
+def rejected(result: Rejected) -> ApiError:
+    return ApiError(result.status, result.reason, **result.params)
+
+
+class BaseHandler(RequestHandler):
+    state: AppState
+
+    def initialize(self, state: AppState) -> None:
+        self.state = state
+        self.user: User | None = None
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    @property
+    def english(self) -> bool:
+        return wants_english(self.request.headers.get("Accept-Language"))
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        limit = self.state.settings.max_body_bytes
+        if (length and length.isdigit() and int(length) > limit) or len(self.request.body) > limit:
+            raise ApiError(413, "body_too_large")
+
+    # --- auth -----------------------------------------------------------------------
+
+    def bearer(self) -> str | None:
+        header = self.request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer ":
+            return header[7:].strip() or None
+        return None
+
+    async def authenticate(self, *roles: UserType) -> User:
+        """The caller, or 401; 403 when its role is not among ``roles`` (if given)."""
+        token = self.bearer()
+        if token is None:
+            raise ApiError(401, "unauthorized")
+        user = await self.state.bridge.run_io(self.state.users.resolve_token, token)
+        if user is None:
+            raise ApiError(401, "unauthorized")
+        if roles and user.user_type not in roles:
+            raise ApiError(403, "forbidden")
+        self.user = user
+        return user
+
+    # --- bodies and queries ---------------------------------------------------------
+
+    def parse(self, model: type[M]) -> M:
+        body = self.request.body or b"{}"
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, "invalid_json") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", {"body": "must be a JSON object"})
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise ApiError(400, "bad_request", validation_details(exc)) from exc
+
+    def query_int(self, name: str, default: int, lo: int, hi: int) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", {name: "must be an integer"}) from exc
+        if not lo <= value <= hi:
+            raise ApiError(400, "bad_request", {name: f"must be between {lo} and {hi}"})
+        return value
+
+    def query_bool(self, name: str, default: bool) -> bool:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() in ("1", "true", "yes"):
+            return True
+        if raw.lower() in ("0", "false", "no"):
+            return False
+        raise ApiError(400, "bad_request", {name: "must be true or false"})
+
+    # --- replies --------------------------------------------------------------------
+
+    def ok(self, key: str, data: Any, **params: Any) -> None:
+        self.finish(orjson.dumps({"success": True, "message": text(key, self.english, **params),
+                                  "data": data}))
+
+    def result(self, result: Any, key: str, **params: Any) -> dict[str, Any]:
+        """An actor's reply → its data, or raise the matching error."""
+        if isinstance(result, Rejected):
+            raise rejected(result)
+        if isinstance(result, Accepted):
+            return result.data
+        raise ApiError(500, "internal")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        details = None
+        params: dict[str, Any] = {}
+        if isinstance(exc, ApiError):
+            key, details, params = exc.key, exc.details, exc.params
+        elif isinstance(exc, REDIS_ERRORS):
+            status_code, key = 503, "storage_unavailable"
+            self.set_status(503)
+        else:
+            key = STATUS_KEYS.get(status_code, "internal")
+        body: dict[str, Any] = {"success": False, "message": text(key, self.english, **params),
+                                "error_code": status_code, "timestamp": iso(now())}
+        if key != STATUS_KEYS.get(status_code):
+            body["error"] = key
+        if details:
+            body["details"] = details
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(orjson.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            return
+        if isinstance(value, REDIS_ERRORS):
+            log.warning("%s %s: Redis unavailable: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+def validation_details(exc: ValidationError) -> dict[str, str]:
+    return {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
+
+
+class NotFoundHandler(BaseHandler):
+    """Every unknown path: the 404 envelope, whatever the method."""
+
+    def prepare(self) -> None:
+        raise ApiError(404, "not_found")

@@ -1,0 +1,91 @@
+"""System endpoints: health (6.4) and the supervised actors (list, restart, crash drill)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from kefu import __version__
+from kefu.actors.messages import Crash, RestartActor
+from kefu.domain import UserType, iso, now
+from kefu.http.handlers.base import ApiError, BaseHandler
+from kefu.http.i18n import text
+from kefu.persistence.redis import REDIS_ERRORS
+
+
+class HealthHandler(BaseHandler):
+    """Public: load balancers call it without a token. 200 healthy, 503 otherwise."""
+
+    async def get(self) -> None:
+        redis: dict[str, Any]
+        started = time.perf_counter()
+        try:
+            await self.state.bridge.run_io(self.state.store.ping)
+            redis = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        except REDIS_ERRORS as exc:
+            redis = {"ok": False, "error": type(exc).__name__}
+        handles = self.state.rt.registry.all()
+        failed = [h.id for h in handles if h.state == "failed"]
+        dispatcher_ok = self.state.rt.dispatcher().alive()
+        healthy = redis["ok"] and not failed and dispatcher_ok
+        data = {
+            "status": "healthy" if healthy else "unhealthy",
+            "version": __version__,
+            "uptime_seconds": int(now() - self.state.rt.started_at),
+            "redis": redis,
+            "actors": {"total": len(handles), "running": sum(h.alive() for h in handles),
+                       "failed": failed, "dispatcher_alive": dispatcher_ok},
+            "connections": self.state.hub.stats(),
+            "timestamp": iso(now()),
+        }
+        if not healthy:
+            self.set_status(503)
+        self.finish(orjson.dumps({
+            "success": healthy, "message": text("health_ok" if healthy else "health_bad",
+                                                self.english),
+            "data": data}))
+
+
+class ActorsHandler(BaseHandler):
+    async def get(self) -> None:
+        await self.authenticate(UserType.ADMIN)
+        kind = self.get_query_argument("kind", None)
+        actors = [h.describe() for h in self.state.rt.registry.all()
+                  if kind is None or h.kind == kind]
+        actors.sort(key=lambda a: a["actor_id"])
+        self.ok("actors_ok", {"actors": actors, "total": len(actors)})
+
+
+class ActorRestartHandler(BaseHandler):
+    async def post(self, actor_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        if self.state.rt.registry.find(actor_id) is None:
+            raise ApiError(404, "actor_not_found")
+        sup = self.state.rt.supervisor
+        result = await self.state.bridge.ask(_SupervisorHandle(sup), lambda reply: RestartActor(
+            actor_id=actor_id, reply=reply))
+        self.ok("actor_restarted", self.result(result, "actor_restarted"))
+
+
+class ActorCrashHandler(BaseHandler):
+    """Fault injection for drills; exists only with ``KEFU_FAULT_INJECTION=1``."""
+
+    async def post(self, actor_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        handle = self.state.rt.registry.find(actor_id)
+        if handle is None:
+            raise ApiError(404, "actor_not_found")
+        handle.tell(Crash())
+        self.ok("ok", {"actor_id": actor_id, "injected": True})
+
+
+class _SupervisorHandle:
+    """Lets ``bridge.ask`` talk to the supervisor's plain ActorRef."""
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+
+    def tell(self, msg: Any) -> None:
+        self.ref.tell(msg)

@@ -1,0 +1,59 @@
+"""Users: create (admin), detail, status (seed 3.2, 3.3, 3.7)."""
+
+from __future__ import annotations
+
+from kefu.actors.messages import RegisterAgent, SetAgentStatus
+from kefu.domain import UserType
+from kefu.http.handlers.base import ApiError, BaseHandler
+from kefu.http.models import CreateUserBody, StatusBody
+
+
+class UserCreateHandler(BaseHandler):
+    async def post(self) -> None:
+        await self.authenticate(UserType.ADMIN)
+        body = self.parse(CreateUserBody)
+        user = await self.state.bridge.run_io(lambda: self.state.users.create(
+            name=body.name, user_type=body.user_type, user_id=body.id, password=body.password,
+            max_sessions=body.max_sessions, permissions=body.permissions))
+        if user is None:
+            raise ApiError(409, "user_exists")
+        if user.user_type is UserType.KEFU:
+            self.state.rt.dispatcher().tell(RegisterAgent(
+                kefu_id=user.id, name=user.name, max_sessions=user.max_sessions))
+        self.set_status(201)
+        self.ok("user_created", {"user": user.model_dump(mode="json")})
+
+
+class UserHandler(BaseHandler):
+    async def get(self, user_id: str) -> None:
+        me = await self.authenticate()
+        if me.user_type is not UserType.ADMIN and me.id != user_id:
+            if me.user_type is UserType.KEHU:
+                raise ApiError(404, "user_not_found")
+            raise ApiError(403, "forbidden")
+        user = await self.state.bridge.run_io(self.state.users.get, user_id)
+        if user is None:
+            raise ApiError(404, "user_not_found")
+        data = user.model_dump(mode="json")
+        if user.user_type is UserType.KEFU:
+            data["connections"] = self.state.hub.count(user.id)
+        self.ok("user_detail_ok", {"user": data})
+
+
+class UserStatusHandler(BaseHandler):
+    async def put(self, user_id: str) -> None:
+        me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
+        if me.user_type is UserType.KEFU and me.id != user_id:
+            raise ApiError(403, "forbidden")
+        body = self.parse(StatusBody)
+        user = await self.state.bridge.run_io(self.state.users.get, user_id)
+        if user is None:
+            raise ApiError(404, "user_not_found")
+        if user.user_type is not UserType.KEFU:
+            await self.state.bridge.run_io(
+                lambda: self.state.users.set_fields(user_id, status=body.status.value))
+            self.ok("status_updated", {"user_id": user_id, "status": body.status.value})
+            return
+        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: SetAgentStatus(
+            kefu_id=user_id, status=body.status, reply=reply))
+        self.ok("status_updated", self.result(result, "status_updated"))

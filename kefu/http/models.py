@@ -1,0 +1,53 @@
+"""Request bodies of the REST API (pydantic; the same models document the API)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.domain import AgentStatus, Priority, UserType
+
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Password = Annotated[str, Field(min_length=1, max_length=200)]
+Note = Annotated[str, Field(max_length=1000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoginBody(Body):
+    user_id: UserId
+    password: Password
+
+
+class GuestBody(Body):
+    name: Name | None = None
+
+
+class CreateUserBody(Body):
+    id: UserId | None = None
+    name: Name
+    user_type: UserType
+    password: Password | None = None
+    max_sessions: Annotated[int, Field(ge=1, le=100)] = 5
+    permissions: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+
+
+class StatusBody(Body):
+    status: AgentStatus
+
+
+class TransferBody(Body):
+    to_kefu_id: UserId
+    reason: Note | None = None
+    note: Note | None = None
+
+
+class AssignBody(Body):
+    kefu_id: UserId | None = None
+    priority: Priority = Priority.NORMAL
+    note: Note | None = None
+    force: bool = False

@@ -1,0 +1,27 @@
+"""What every handler shares (built once at start-up, used on the IOLoop thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kefu.actors.runtime import Runtime
+from kefu.actors.system import ActorSystem
+from kefu.config import Settings
+from kefu.http.bridge import Bridge
+from kefu.http.connections import Hub
+from kefu.persistence.history import History
+from kefu.persistence.redis import Store
+from kefu.persistence.users import UserStore
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    users: UserStore
+    history: History
+    bridge: Bridge
+    hub: Hub
+    rt: Runtime
+    system: ActorSystem
+    closing: bool = False

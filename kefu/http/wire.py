@@ -1,0 +1,125 @@
+"""WebSocket client → server frames: validated once, at the edge.
+
+Limits (also in docs/protocol.md): a frame is at most ``KEFU_MAX_FRAME_BYTES`` (64 KiB,
+larger ones close the socket with 1009); text content at most ``KEFU_MAX_TEXT_CHARS``
+(4,000 characters); ids at most 128 characters; a ``resume`` names at most 200 sessions.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from kefu.domain import Priority
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ContentType(StrEnum):
+    TEXT = "Text"
+    IMAGE = "Image"
+    FILE = "File"
+    VOICE = "Voice"
+    VIDEO = "Video"
+    LINK = "Link"
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"]
+    client_msg_id: Id
+    content: Annotated[str, Field(min_length=1, max_length=65536)]
+    content_type: ContentType = ContentType.TEXT
+    url: Annotated[str, Field(max_length=2048)] | None = None
+    session_id: Annotated[str, Field(max_length=300)] | None = None
+
+
+class ReadFrame(_Frame):
+    type: Literal["read"]
+    session_id: Annotated[str, Field(min_length=3, max_length=300)]
+    seq: Annotated[int, Field(ge=0)] | None = None
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+    session_id: Annotated[str, Field(min_length=3, max_length=300)]
+
+
+class ResumeFrame(_Frame):
+    type: Literal["resume"]
+    since: Annotated[dict[Annotated[str, Field(max_length=300)],
+                          Annotated[int, Field(ge=0)]], Field(max_length=200)]
+
+
+class RequestServiceFrame(_Frame):
+    type: Literal["request_service"]
+    priority: Priority = Priority.NORMAL
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class SwitchFrame(_Frame):
+    type: Literal["switch"]
+    customer_id: Id
+
+
+class RateFrame(_Frame):
+    type: Literal["rate"]
+    session_id: Annotated[str, Field(min_length=3, max_length=300)]
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame | SwitchFrame
+    | RateFrame | PingFrame,
+    Field(discriminator="type"),
+]
+FRAME_TYPES = ("message", "read", "typing", "resume", "request_service", "switch", "rate",
+               "ping")
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+
+
+class FrameError(Exception):
+    """A frame that cannot be handled: ``code`` for the ``error`` frame."""
+
+    def __init__(self, code: str, message: str, details: dict[str, str] | None = None,
+                 ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.ref = ref
+
+
+def parse_frame(raw: str | bytes, max_text_chars: int = 4000) -> Any:
+    """Decode and validate one client frame, or raise :class:`FrameError`."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError("invalid_json", "frame is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise FrameError("bad_frame", "a frame is a JSON object")
+    kind = data.get("type")
+    ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    if kind not in FRAME_TYPES:
+        raise FrameError("unknown_type", f"unknown frame type: {str(kind)[:40]!r}", ref=ref)
+    try:
+        parsed = _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        details = {".".join(str(p) for p in err["loc"][1:]) or "frame": err["msg"]
+                   for err in exc.errors()}
+        raise FrameError("bad_frame", "invalid frame", details, ref=ref) from exc
+    if isinstance(parsed, MessageFrame) and len(parsed.content) > max_text_chars:
+        raise FrameError("content_too_long", f"content over {max_text_chars} characters",
+                         {"content": f"at most {max_text_chars} characters"}, ref=ref)
+    return parsed

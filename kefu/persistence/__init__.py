@@ -1,0 +1,1 @@
+"""Redis persistence: every key, the client, the embedded server, stores and the writer."""

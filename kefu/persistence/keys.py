@@ -1,0 +1,98 @@
+"""Every Redis key the project owns, built under one prefix (default ``kefu:``).
+
+Backup, flush and key queries stay inside :attr:`Keys.prefix`; nothing else in the code
+spells a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builders for one prefix."""
+
+    prefix: str = "kefu:"
+
+    # users and auth
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}"
+
+    @property
+    def users(self) -> str:
+        """ZSET of user ids scored by creation time."""
+        return f"{self.prefix}users"
+
+    def token(self, token: str) -> str:
+        return f"{self.prefix}token:{token}"
+
+    def user_tokens(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}:tokens"
+
+    def guest_rate(self, client: str, minute: int) -> str:
+        return f"{self.prefix}rate:guest:{client}:{minute}"
+
+    # sessions and messages
+    def session(self, sid: str) -> str:
+        """HASH: a session's metadata and statistics (its snapshot)."""
+        return f"{self.prefix}session:{sid}"
+
+    def stream(self, sid: str) -> str:
+        """STREAM: a session's chat messages, entry id ``0-<seq>``."""
+        return f"{self.prefix}session:{sid}:msgs"
+
+    def events(self, sid: str) -> str:
+        """LIST: a session's system events (opened, transferred, ended)."""
+        return f"{self.prefix}session:{sid}:events"
+
+    @property
+    def sessions(self) -> str:
+        """ZSET of every session id scored by creation time."""
+        return f"{self.prefix}sessions"
+
+    def user_sessions(self, user_id: str) -> str:
+        """ZSET of a user's session ids scored by last opening."""
+        return f"{self.prefix}user:{user_id}:sessions"
+
+    def active_sessions(self, user_id: str) -> str:
+        """SET: a user's active session ids (kept by the assign and close scripts)."""
+        return f"{self.prefix}user:{user_id}:active"
+
+    @property
+    def message_index(self) -> str:
+        """HASH: message id → ``session_id|seq``."""
+        return f"{self.prefix}msgidx"
+
+    def dedup(self, user_id: str, client_msg_id: str) -> str:
+        """STRING with TTL: the stored message a ``client_msg_id`` produced."""
+        return f"{self.prefix}dedup:{user_id}:{client_msg_id}"
+
+    def waiting_messages(self, kehu_id: str) -> str:
+        """LIST: messages a kehu sent while it had no session (kept until assignment)."""
+        return f"{self.prefix}waitmsgs:{kehu_id}"
+
+    # dispatcher and agents
+    @property
+    def queue(self) -> str:
+        """HASH: kehu id → JSON queue entry."""
+        return f"{self.prefix}queue"
+
+    @property
+    def assignments(self) -> str:
+        """HASH: kehu id → the active session id."""
+        return f"{self.prefix}assign"
+
+    def agent(self, kefu_id: str) -> str:
+        """HASH: an agent actor's snapshot (status, focus, unread, figures)."""
+        return f"{self.prefix}agent:{kefu_id}"
+
+    @property
+    def agent_figures(self) -> str:
+        """HASH: kefu id → JSON response-time and rating totals (the dispatcher's)."""
+        return f"{self.prefix}agentfigures"
+
+    @property
+    def system_log(self) -> str:
+        """STREAM (capped): structured system events."""
+        return f"{self.prefix}log"

@@ -1,0 +1,175 @@
+"""The message writer: group commit of chat-message appends.
+
+Session actors hand appends to one writer thread and go on; the writer takes everything
+pending, writes it in one pipeline (each append an atomic Lua script that checks
+``seq`` and ``client_msg_id``), and only then releases the acks and deliveries, in order.
+One round trip per batch instead of one per message (DESIGN.md, "Persistence").
+
+Outcomes other than "stored" go back to the session actor as ``AppendOutcome``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.exceptions import NoScriptError
+
+from kefu.actors.messages import AppendOutcome
+from kefu.persistence.redis import REDIS_ERRORS, Store
+
+if TYPE_CHECKING:
+    from kefu.actors.handles import ActorHandle
+    from kefu.actors.runtime import Outbox
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 512
+
+
+@dataclass
+class AppendItem:
+    """One chat message to append (or, with ``resend_only``, a resend to re-ack)."""
+
+    sid: str
+    seq: int
+    msg: dict[str, Any]
+    side: str
+    sender: str
+    recipient: str
+    conn_id: int | None
+    cmid: str | None
+    handle: ActorHandle | None
+    ts: float = 0.0
+    meta: list[str] = field(default_factory=list)
+    resend_only: bool = False
+    msg_json: bytes = b""
+
+
+def ack_frame(cmid: str | None, msg_json: bytes) -> bytes:
+    return orjson.dumps({"type": "ack", "client_msg_id": cmid,
+                         "message": orjson.Fragment(msg_json)})
+
+
+def message_frame(msg_json: bytes) -> bytes:
+    return orjson.dumps({"type": "message", "message": orjson.Fragment(msg_json)})
+
+
+class Writer:
+    """A thread that owns the append pipeline. ``submit`` is thread-safe."""
+
+    def __init__(self, store: Store, outbox: Outbox, dedup_ttl: int) -> None:
+        self.store = store
+        self.keys = store.keys
+        self.outbox = outbox
+        self.dedup_ttl = dedup_ttl
+        self.queue: queue.SimpleQueue[AppendItem | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="kefu-writer", daemon=True)
+        self.batches = 0
+        self.appended = 0
+
+    def start(self) -> None:
+        """Load the append script and start the thread (start-up, main thread)."""
+        self.store.client.script_load(self.store.append.script)
+        self.thread.start()
+
+    def submit(self, item: AppendItem) -> None:
+        """Queue an append. Thread-safe; never blocks."""
+        self.queue.put(item)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is pending, then stop. Called from the main thread at shut-down."""
+        self.queue.put(None)
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                self._write(batch)
+            except Exception:  # noqa: BLE001 - the writer must outlive any bug
+                log.exception("writer batch failed")
+                for item in batch:
+                    self._outcome(item, "unavailable")
+            if stop:
+                return
+
+    def _queue_commands(self, pipe: Any, item: AppendItem) -> None:
+        k = self.keys
+        dedup_key = k.dedup(item.sender, item.cmid or "-")
+        if item.resend_only:
+            pipe.get(dedup_key)
+            return
+        item.msg_json = msg_json = orjson.dumps(item.msg)
+        args = [item.seq, msg_json, item.msg["id"], item.side, item.ts,
+                item.msg["content"][:200], self.dedup_ttl, item.sid,
+                "1" if item.cmid else "0", *item.meta]
+        pipe.evalsha(self.store.append.sha, 4, k.session(item.sid), k.stream(item.sid),
+                     dedup_key, k.message_index, *args)
+
+    def _write(self, batch: list[AppendItem]) -> None:
+        pending = batch
+        for _attempt in range(2):
+            pipe = self.store.client.pipeline(transaction=False)
+            for item in pending:
+                self._queue_commands(pipe, item)
+            try:
+                results = pipe.execute(raise_on_error=False)
+            except REDIS_ERRORS as exc:
+                log.warning("writer: Redis unavailable: %s", exc)
+                for item in pending:
+                    self._outcome(item, "unavailable")
+                return
+            retry: list[AppendItem] = []
+            for item, result in zip(pending, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    retry.append(item)
+                else:
+                    self._finish(item, result)
+            if not retry:
+                break
+            self.store.client.script_load(self.store.append.script)
+            pending = retry
+        self.batches += 1
+
+    def _finish(self, item: AppendItem, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.warning("append failed: %s", result)
+            self._outcome(item, "unavailable")
+            return
+        if item.resend_only:
+            if result is None:
+                self._outcome(item, "unavailable")
+            else:
+                self.outbox.to_conn(item.conn_id, ack_frame(item.cmid, result.encode()))
+            return
+        status, detail = result[0], result[1]
+        if status == "ok":
+            self.appended += 1
+            msg_json = item.msg_json
+            self.outbox.to_conn(item.conn_id, ack_frame(item.cmid, msg_json), item.sid,
+                                item.seq)
+            self.outbox.message((item.sender, item.recipient), item.sid, item.seq,
+                                message_frame(msg_json), exclude_conn=item.conn_id)
+        else:
+            self._outcome(item, status, detail)
+
+    def _outcome(self, item: AppendItem, status: str, detail: str = "") -> None:
+        if item.handle is not None:
+            item.handle.tell(AppendOutcome(item=item, status=status, detail=detail))

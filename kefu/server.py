@@ -1,0 +1,147 @@
+"""Start-up and shut-down, side by side (the later a part starts, the earlier it stops).
+
+Start: data dir → embedded Redis → store → bootstrap admin → writer → actors (restored
+from Redis) → HTTP port. Stop (SIGTERM/SIGINT): refuse new sockets, ``server_closing`` to
+every client, close sockets, stop sessions, agents, dispatcher, supervisor, writer, Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import resource
+import secrets
+import signal
+import sys
+from contextlib import AsyncExitStack
+
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop, PeriodicCallback
+
+from kefu.actors.handles import Registry
+from kefu.actors.runtime import Runtime, frame
+from kefu.actors.system import ActorSystem, build_registry
+from kefu.config import Settings
+from kefu.domain import UserType, iso, now
+from kefu.http.app import make_app
+from kefu.http.bridge import Bridge
+from kefu.http.connections import Hub
+from kefu.http.state import AppState
+from kefu.persistence.embedded import EmbeddedRedis
+from kefu.persistence.history import History
+from kefu.persistence.redis import Store
+from kefu.persistence.users import UserStore
+from kefu.persistence.writer import Writer
+
+log = logging.getLogger("kefu")
+
+
+def tune_process() -> None:
+    """Raise the fd limit and ask for the global futex hash (Linux ≥ 6.16; see DESIGN)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(78, 1, 0, 0, 0)  # PR_FUTEX_HASH, SET_SLOTS, 0 = global; EINVAL ignored
+
+
+def bootstrap_admin(settings: Settings, users: UserStore) -> None:
+    """Create the ``admin`` user on first start and print its credentials once."""
+    if users.get("admin") is not None:
+        if settings.admin_password:
+            from kefu.persistence.users import hash_password  # noqa: PLC0415
+
+            salt, digest = hash_password(settings.admin_password)
+            users.set_fields("admin", pw_salt=salt, pw_hash=digest)
+        return
+    password = settings.admin_password or secrets.token_urlsafe(12)
+    users.create(name="管理员", user_type=UserType.ADMIN, user_id="admin", password=password)
+    path = settings.credentials_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"user_id": "admin", "password": password}, fh)
+    if not settings.admin_password:
+        print(f"kefu: bootstrap admin created — user_id: admin  password: {password}\n"
+              f"kefu: (also written to {path}, mode 0600)", flush=True)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the server until SIGTERM/SIGINT. Returns the exit code."""
+    tune_process()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_event.set)
+
+    async with AsyncExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            embedded = EmbeddedRedis(settings.redis_dir)
+            url = embedded.start()
+            stack.callback(embedded.stop)
+        store = Store(url, settings.redis_prefix)
+        stack.callback(store.close)
+        users = UserStore(store, settings.token_ttl_seconds)
+        bootstrap_admin(settings, users)
+
+        hub = Hub(IOLoop.current())
+        registry_box: list[Runtime] = []
+        registry: Registry = build_registry(registry_box)
+        rt = Runtime(settings=settings, store=store, users=users, outbox=hub, registry=registry)
+        registry_box.append(rt)
+        writer = Writer(store, hub, settings.dedup_ttl_seconds)
+        rt.writer = writer
+        writer.start()
+        stack.callback(writer.stop)
+
+        system = ActorSystem(rt)
+        system.start()
+        stack.callback(system.stop)
+        bridge = Bridge(settings.ask_timeout)
+        stack.callback(bridge.close)
+        state = AppState(settings=settings, store=store, users=users, history=History(store),
+                         bridge=bridge, hub=hub, rt=rt, system=system)
+
+        app = make_app(state)
+        server = HTTPServer(app, max_body_size=16 * settings.max_body_bytes, xheaders=False)
+        server.listen(settings.port, settings.host)
+        ticks = {"n": 0}
+
+        def tick() -> None:
+            ticks["n"] += 1
+            system.tick(now(), sessions=ticks["n"] % 15 == 0)
+
+        timer = PeriodicCallback(tick, settings.tick_seconds * 1000)
+        timer.start()
+        rt.event("info", "server", "started", host=settings.host, port=settings.port)
+        print(f"kefu: listening on http://{settings.host}:{settings.port}", flush=True)
+
+        await stop_event.wait()
+
+        # shut-down, in reverse
+        print("kefu: shutting down", flush=True)
+        state.closing = True
+        timer.stop()
+        server.stop()
+        hub._to_users(list(hub.by_user), frame(  # noqa: SLF001 - on the loop
+            "server_closing", server_time=iso(now()), reconnect=True))
+        await asyncio.sleep(0)  # let the frames be written before closing
+        hub.close_all(1001, "server closing")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.close_all_connections(), 2)
+        rt.event("info", "server", "stopped")
+    return 0
+
+
+def run(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    return asyncio.run(serve(settings))

@@ -1,0 +1,212 @@
+"""Test clients that talk to a real server: HTTP (httpx) and WebSocket (websocket-client).
+
+Nothing here sleeps to wait for the server's actors: every wait is a blocking receive with
+a timeout on a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import websocket
+
+KEFU_BIN = str(Path(sys.executable).parent / "kefu")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+class ServerProcess:
+    """The real ``kefu serve`` as a child process with its own embedded Redis."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "KEFU_PORT": str(self.port),
+                    "KEFU_ADMIN_PASSWORD": "admin-pass", **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([KEFU_BIN, "serve"], env=self.env, stdout=out,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base + "/api/system/health", timeout=1).status_code in (200, 503):
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)  # polling a child process's port, not an actor
+        raise RuntimeError("server did not start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Api:
+    """A REST client with a bearer token."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base = base
+        self.token = token
+        self.http = httpx.Client(base_url=base, timeout=10)
+
+    def call(self, method: str, path: str, json_body: Any = None, **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return self.http.request(method, path, json=json_body, headers=headers, **kw)
+
+    def ok(self, method: str, path: str, json_body: Any = None, **kw: Any) -> dict[str, Any]:
+        r = self.call(method, path, json_body, **kw)
+        assert r.status_code in (200, 201), f"{method} {path}: {r.status_code} {r.text}"
+        body = r.json()
+        assert body["success"] is True
+        return body["data"]
+
+    @classmethod
+    def login(cls, base: str, user_id: str, password: str) -> Api:
+        api = cls(base)
+        data = api.ok("POST", "/api/auth/login", {"user_id": user_id, "password": password})
+        api.token = data["token"]
+        return api
+
+    def create_kefu(self, name: str | None = None, max_sessions: int = 5) -> tuple[str, Api]:
+        kefu_id = uid("kefu")
+        self.ok("POST", "/api/users/create", {"id": kefu_id, "name": name or kefu_id,
+                                              "user_type": "kefu", "password": "pw",
+                                              "max_sessions": max_sessions})
+        return kefu_id, Api.login(self.base, kefu_id, "pw")
+
+    def guest(self, name: str = "访客") -> tuple[str, Api]:
+        api = Api(self.base)
+        data = api.ok("POST", "/api/auth/guest", {"name": name})
+        api.token = data["token"]
+        return data["user"]["id"], api
+
+
+class WS:
+    """A WebSocket client with a reader thread; ``expect`` waits on its queue."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        full = f"{url}?token={token}" if token else url
+        self.sock = websocket.create_connection(full, timeout=10)
+        self.q: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                opcode, data = self.sock.recv_data(control_frame=False)
+            except Exception:  # noqa: BLE001 - socket closed
+                self.q.put(None)
+                return
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                if len(data) >= 2:
+                    self.close_code = int.from_bytes(data[:2], "big")
+                self.q.put(None)
+                return
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                self.q.put(json.loads(data))
+
+    def send(self, **frame: Any) -> None:
+        self.sock.send(json.dumps(frame))
+
+    def expect(self, kind: str, timeout: float = 10.0,
+               where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """The next frame of ``kind`` (matching ``where``); others are kept in ``seen``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {kind!r} frame within {timeout}s; seen: "
+                                     f"{[f.get('type') for f in self.seen][-20:]}")
+            try:
+                frame = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if frame is None:
+                raise AssertionError(f"socket closed ({self.close_code}) waiting for {kind!r}")
+            self.seen.append(frame)
+            if frame.get("type") == kind and (where is None or where(frame)):
+                return frame
+
+    def wait_closed(self, timeout: float = 10.0) -> int | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                frame = self.q.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if frame is None:
+                return self.close_code
+            self.seen.append(frame)
+        raise AssertionError("socket did not close")
+
+    def drain(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            try:
+                frame = self.q.get_nowait()
+            except queue.Empty:
+                return out
+            if frame is not None:
+                self.seen.append(frame)
+                out.append(frame)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except Exception:  # noqa: BLE001
+            pass
