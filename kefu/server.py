@@ -131,7 +131,7 @@ async def serve(settings: Settings) -> int:
         timer.stop()
         server.stop()
         hub._to_users(list(hub.by_user), frame(  # noqa: SLF001 - on the loop
-            "server_closing", server_time=iso(now()), reconnect=True))
+            "server_closing", server_time=iso(now()), reconnect=True), None)
         await asyncio.sleep(0)  # let the frames be written before closing
         hub.close_all(1001, "server closing")
         with contextlib.suppress(Exception):

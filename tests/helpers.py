@@ -42,7 +42,8 @@ class ServerProcess:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "KEFU_PORT": str(self.port),
-                    "KEFU_ADMIN_PASSWORD": "admin-pass", **env}
+                    "KEFU_ADMIN_PASSWORD": "admin-pass",
+                    "KEFU_GUEST_RATE_PER_MINUTE": "100000", **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
 
@@ -180,6 +181,23 @@ class WS:
                 raise AssertionError(f"socket closed ({self.close_code}) waiting for {kind!r}")
             self.seen.append(frame)
             if frame.get("type") == kind and (where is None or where(frame)):
+                return frame
+
+    def expect_one_of(self, kinds: tuple[str, ...], timeout: float = 10.0) -> dict[str, Any]:
+        """The next frame whose type is any of ``kinds``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"none of {kinds} within {timeout}s")
+            try:
+                frame = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if frame is None:
+                raise AssertionError(f"socket closed ({self.close_code}) waiting for {kinds}")
+            self.seen.append(frame)
+            if frame.get("type") in kinds:
                 return frame
 
     def wait_closed(self, timeout: float = 10.0) -> int | None:

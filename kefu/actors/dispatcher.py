@@ -58,10 +58,14 @@ class Dispatcher(DispatcherOps, SupervisedActor):
         self.assignments = dict(r.hgetall(k.assignments))
         figures = r.hgetall(k.agent_figures)
         started = now()
+        # connections are the IOLoop's truth: a restarted dispatcher reads them back
+        counts = self.rt.outbox.connection_counts()
         self.agents = {}
         for user in self.rt.users.all_of_type(UserType.KEFU):
+            live = counts.get(user.id, 0)
             slot = AgentSlot(kefu_id=user.id, name=user.name, max_sessions=user.max_sessions,
-                             status=user.status, disconnected_at=started)
+                             status=user.status, connections=live,
+                             disconnected_at=None if live else started)
             if user.id in figures:
                 f = orjson.loads(figures[user.id])
                 slot.resp_total, slot.resp_count = f["rt"], f["rc"]
@@ -73,7 +77,7 @@ class Dispatcher(DispatcherOps, SupervisedActor):
                 self.agents[pair[1]].active.add(sid)
         for sid in self.assignments.values():
             self.rt.session(sid).ensure_started()
-        self.online_kehu: set[str] = set()
+        self.online_kehu: set[str] = {u for u, n in counts.items() if n and u not in self.agents}
         self.rr = RoundRobin()
         self.sent_positions = {}
         self.positions_dirty = True

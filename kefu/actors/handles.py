@@ -29,8 +29,10 @@ Factory = Callable[["ActorHandle"], pykka.ActorRef[Any]]
 class ActorHandle:
     """One supervised actor identity (``kind:key``). Thread-safe."""
 
-    def __init__(self, kind: str, key: str, factory: Factory) -> None:
+    def __init__(self, kind: str, key: str, factory: Factory,
+                 on_refuse: Callable[[Any, str], None] | None = None) -> None:
         self.kind = kind
+        self.on_refuse = on_refuse
         self.key = key
         self.factory = factory
         self.lock = threading.RLock()
@@ -61,7 +63,7 @@ class ActorHandle:
                 self.buffer.append(msg)
                 return
             if self.state == "failed":
-                refuse(msg, "actor_failed")
+                self._refuse(msg)
                 return
             self.ref = self.factory(self)
             self.state = "running"
@@ -142,7 +144,15 @@ class ActorHandle:
             pending = [getattr(e, "message", e) for e in leftovers] + self.buffer
             self.buffer = []
         for msg in pending:
-            refuse(msg, "actor_failed")
+            self._refuse(msg)
+
+    def _refuse(self, msg: Any) -> None:
+        refuse(msg, "actor_failed")
+        if self.on_refuse is not None:
+            try:
+                self.on_refuse(msg, "actor_failed")
+            except Exception:  # noqa: BLE001
+                log.exception("refuse hook failed")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the actor (shut-down). Called from the main thread."""
@@ -184,6 +194,7 @@ class Registry:
         self._lock = threading.Lock()
         self._handles: dict[str, ActorHandle] = {}
         self._factories: dict[str, Callable[[str], Factory]] = {}
+        self.on_refuse: Callable[[Any, str], None] | None = None
 
     def define(self, kind: str, make_factory: Callable[[str], Factory]) -> None:
         """Register how to build the actor of ``kind`` for a given key."""
@@ -194,7 +205,7 @@ class Registry:
         with self._lock:
             handle = self._handles.get(actor_id)
             if handle is None:
-                handle = ActorHandle(kind, key, self._factories[kind](key))
+                handle = ActorHandle(kind, key, self._factories[kind](key), self.on_refuse)
                 self._handles[actor_id] = handle
             return handle
 

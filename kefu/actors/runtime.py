@@ -37,6 +37,8 @@ class Outbox(Protocol):
     def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
                 exclude_conn: int | None = None) -> None: ...
 
+    def connection_counts(self) -> dict[str, int]: ...
+
 
 def frame(kind: str, **fields: Any) -> bytes:
     """Encode one server → client frame (once, on the sender's thread)."""

@@ -12,7 +12,7 @@ from kefu.actors.agent import Agent
 from kefu.actors.dispatcher import Dispatcher
 from kefu.actors.handles import ActorHandle, Registry
 from kefu.actors.messages import Tick
-from kefu.actors.runtime import Runtime
+from kefu.actors.runtime import Runtime, frame
 from kefu.actors.session import Session
 from kefu.actors.supervisor import Supervisor
 
@@ -42,9 +42,17 @@ class ActorSystem:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
+    def _refused(self, msg: Any, reason: str) -> None:
+        """A failed actor could not take ``msg``: tell its sender's connection."""
+        conn_id = getattr(msg, "conn_id", None)
+        if conn_id is not None:
+            self.rt.outbox.to_conn(conn_id, frame("error", code=reason, message=reason,
+                                                  ref=getattr(msg, "client_msg_id", None)))
+
     def start(self) -> None:
         """Start the supervisor and the dispatcher; the dispatcher restores the queue,
         the assignments and starts every active session's actor (before the port opens)."""
+        self.rt.registry.on_refuse = self._refused
         self.rt.supervisor = Supervisor.start(self.rt)
         dispatcher = self.rt.dispatcher()
         dispatcher.ensure_started()

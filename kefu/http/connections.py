@@ -9,6 +9,7 @@ traffic sends every missed message exactly once.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -87,7 +88,8 @@ class Hub:
         self.conns: dict[int, Conn] = {}
         self.by_user: dict[str, set[int]] = {}
         self._ids = itertools.count(1)
-        self.frames_sent = 0
+        self._counts_lock = threading.Lock()
+        self._counts: dict[str, int] = {}
 
     # --- loop thread ----------------------------------------------------------------
 
@@ -95,19 +97,26 @@ class Hub:
         conn = Conn(next(self._ids), user_id, user_type, socket)
         self.conns[conn.id] = conn
         self.by_user.setdefault(user_id, set()).add(conn.id)
+        with self._counts_lock:
+            self._counts[user_id] = len(self.by_user[user_id])
         return conn
 
     def remove(self, conn: Conn) -> int:
         """Forget a connection; returns how many the user still has."""
         self.conns.pop(conn.id, None)
         ids = self.by_user.get(conn.user_id)
+        left = 0
         if ids is not None:
             ids.discard(conn.id)
+            left = len(ids)
             if not ids:
                 del self.by_user[conn.user_id]
-                return 0
-            return len(ids)
-        return 0
+        with self._counts_lock:
+            if left:
+                self._counts[conn.user_id] = left
+            else:
+                self._counts.pop(conn.user_id, None)
+        return left
 
     def count(self, user_id: str) -> int:
         return len(self.by_user.get(user_id, ()))
@@ -154,6 +163,11 @@ class Hub:
                 exclude_conn: int | None = None) -> None:
         """Thread-safe."""
         self.loop.add_callback(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
+
+    def connection_counts(self) -> dict[str, int]:
+        """Live connections per user. Thread-safe (a restarted dispatcher reads it)."""
+        with self._counts_lock:
+            return dict(self._counts)
 
     def stats(self) -> dict[str, Any]:
         return {"connections": len(self.conns), "users": len(self.by_user)}

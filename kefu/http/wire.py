@@ -11,11 +11,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from kefu.domain import Priority
 
-Id = Annotated[str, Field(min_length=1, max_length=128)]
+Id = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
+Sid = Annotated[str, Strict(), Field(min_length=3, max_length=300)]
+Seq = Annotated[int, Strict(), Field(ge=0)]
 
 
 class ContentType(StrEnum):
@@ -34,33 +36,32 @@ class _Frame(BaseModel):
 class MessageFrame(_Frame):
     type: Literal["message"]
     client_msg_id: Id
-    content: Annotated[str, Field(min_length=1, max_length=65536)]
+    content: Annotated[str, Strict(), Field(min_length=1, max_length=10_000_000)]
     content_type: ContentType = ContentType.TEXT
-    url: Annotated[str, Field(max_length=2048)] | None = None
-    session_id: Annotated[str, Field(max_length=300)] | None = None
+    url: Annotated[str, Strict(), Field(max_length=2048)] | None = None
+    session_id: Annotated[str, Strict(), Field(max_length=300)] | None = None
 
 
 class ReadFrame(_Frame):
     type: Literal["read"]
-    session_id: Annotated[str, Field(min_length=3, max_length=300)]
-    seq: Annotated[int, Field(ge=0)] | None = None
+    session_id: Sid
+    seq: Seq | None = None
 
 
 class TypingFrame(_Frame):
     type: Literal["typing"]
-    session_id: Annotated[str, Field(min_length=3, max_length=300)]
+    session_id: Sid
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"]
-    since: Annotated[dict[Annotated[str, Field(max_length=300)],
-                          Annotated[int, Field(ge=0)]], Field(max_length=200)]
+    since: Annotated[dict[Annotated[str, Field(max_length=300)], Seq], Field(max_length=200)]
 
 
 class RequestServiceFrame(_Frame):
     type: Literal["request_service"]
     priority: Priority = Priority.NORMAL
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[str, Strict(), Field(max_length=500)] | None = None
 
 
 class SwitchFrame(_Frame):
@@ -70,9 +71,9 @@ class SwitchFrame(_Frame):
 
 class RateFrame(_Frame):
     type: Literal["rate"]
-    session_id: Annotated[str, Field(min_length=3, max_length=300)]
-    score: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=1000)] | None = None
+    session_id: Sid
+    score: Annotated[int, Strict(), Field(ge=1, le=5)]
+    comment: Annotated[str, Strict(), Field(max_length=1000)] | None = None
 
 
 class PingFrame(_Frame):
@@ -111,6 +112,7 @@ def parse_frame(raw: str | bytes, max_text_chars: int = 4000) -> Any:
         raise FrameError("bad_frame", "a frame is a JSON object")
     kind = data.get("type")
     ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    ref = ref or None
     if kind not in FRAME_TYPES:
         raise FrameError("unknown_type", f"unknown frame type: {str(kind)[:40]!r}", ref=ref)
     try:

@@ -22,3 +22,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture()
 def admin(server: ServerProcess) -> Api:
     return Api.login(server.base, "admin", "admin-pass")
+
+
+@pytest.fixture()
+def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of its own (for tests that need an empty queue or kill it)."""
+    srv = ServerProcess(tmp_path / "srv", KEFU_AGENT_GRACE_SECONDS="2", KEFU_FAULT_INJECTION="1")
+    srv.start()
+    yield srv
+    srv.stop()
