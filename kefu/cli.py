@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--type", dest="user_type", choices=["kefu", "kehu", "admin"], required=True)
     cu.add_argument("--new-password", default=None)
     cu.add_argument("--max-sessions", type=int, default=5)
+    ws = sub.add_parser("ws", help="connect to /ws, send frames, print what arrives")
+    ws.add_argument("--url", default=None, help="ws URL (default ws://KEFU_HOST:KEFU_PORT/ws)")
+    ws.add_argument("--token", required=True)
+    ws.add_argument("--send", action="append", default=[], help="a JSON frame (repeatable)")
+    ws.add_argument("--seconds", type=float, default=2.0, help="listen this long, then exit")
+    ws.add_argument("--follow", action="store_true", help="listen until Ctrl-C")
     actors = sub.add_parser("actors", help="list or restart supervised actors")
     asub = actors.add_subparsers(dest="actors_command", required=True)
     al = asub.add_parser("list")
@@ -86,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         from kefu.server import run  # noqa: PLC0415
 
         return run(Settings(**overrides))
+    if args.command == "ws":
+        from kefu.wsclient import main as ws_main  # noqa: PLC0415
+
+        settings = Settings()
+        url = args.url or f"ws://{settings.host}:{settings.port}/ws"
+        return ws_main(url, args.token, args.send, args.seconds, args.follow)
     client = Client(args)
     if args.command == "create-user":
         body = {"name": args.name, "user_type": args.user_type, "max_sessions": args.max_sessions}

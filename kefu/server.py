@@ -116,7 +116,7 @@ async def serve(settings: Settings) -> int:
 
         def tick() -> None:
             ticks["n"] += 1
-            system.tick(now(), sessions=ticks["n"] % 15 == 0)
+            system.tick(now(), sessions=ticks["n"] % settings.session_tick_every == 0)
 
         timer = PeriodicCallback(tick, settings.tick_seconds * 1000)
         timer.start()
