@@ -11,10 +11,11 @@ EXTRAS="${1:-}"
 STAMP=".venv/.kefu-installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  if [ -n "$EXTRAS" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]"
-  else
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-  fi
+  echo "kefu: installing the project into .venv ..." >&2
+  TARGET="."
+  if [ -n "$EXTRAS" ]; then TARGET=".[$EXTRAS]"; fi
+  # (pip's warnings about this machine's unreachable local indexes are noise: filtered)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$TARGET" \
+    2> >(grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" -e "^  " >&2)
   touch "$STAMP"
 fi

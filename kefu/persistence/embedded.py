@@ -61,7 +61,7 @@ class EmbeddedRedis:
     """A managed ``redis-server``; ``start()`` returns its ``unix://`` URL."""
 
     def __init__(self, data_dir: Path, binary: str | None = None) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.resolve()
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
         self.socket = _socket_path(data_dir)
