@@ -64,7 +64,7 @@ class EmbeddedRedis:
         self.data_dir = data_dir.resolve()
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
-        self.socket = _socket_path(data_dir)
+        self.socket = _socket_path(self.data_dir)
 
     @property
     def url(self) -> str:
