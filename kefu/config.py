@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     ask_timeout: float = 5.0
     fault_injection: bool = False
     ws_ping_interval: float = 20.0
-    ws_ping_timeout: float = 60.0
+    ws_ping_timeout: float = 20.0  # Tornado caps it at the interval
     tick_seconds: float = 1.0
     session_tick_every: int = 5  # live sessions get a Tick every N ticks (idle checks)
     ended_actor_linger_seconds: float = 60.0

@@ -33,6 +33,8 @@ class InjectedFault(RuntimeError):
 class SupervisedActor(pykka.ThreadingActor):
     """An actor that reports its death to the supervisor and answers every ``reply``."""
 
+    use_daemon_thread = True  # a stray actor never keeps the process alive at exit
+
     def __init__(self, handle: ActorHandle, rt: Runtime) -> None:
         super().__init__()
         self.handle = handle

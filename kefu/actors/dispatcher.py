@@ -38,6 +38,7 @@ from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, queue_order
 from kefu.actors.runtime import frame
 from kefu.domain import AgentStatus, Priority, UserType, iso, now, split_session_id
 from kefu.persistence.redis import REDIS_ERRORS
+from kefu.persistence.writer import ack_frame
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,18 @@ class Dispatcher(DispatcherOps, SupervisedActor):
 
     def _handle_customer_message(self, msg: CustomerMessage) -> Any:
         sid = self.assignments.get(msg.kehu_id)
+        if sid is None and msg.client_msg_id is not None:
+            # a resend of a message stored earlier: the same ack, and nothing else happens
+            try:
+                existing = self.rt.store.client.get(
+                    self.rt.store.keys.dedup(msg.kehu_id, msg.client_msg_id))
+            except REDIS_ERRORS:
+                self.error_frame(msg.conn_id, "storage_unavailable", msg.client_msg_id)
+                return Rejected(status=503, reason="storage_unavailable")
+            if existing is not None:
+                self.rt.outbox.to_conn(msg.conn_id, ack_frame(msg.client_msg_id,
+                                                              existing.encode()))
+                return Accepted()
         if sid is None and msg.kehu_id not in self.queue:
             # a first message implies request_service: assign now if an agent has room
             result = self.enqueue(msg.kehu_id, msg.kehu_name, Priority.NORMAL, None)
@@ -155,6 +168,9 @@ class Dispatcher(DispatcherOps, SupervisedActor):
     def _handle_customer_presence(self, msg: CustomerPresence) -> Any:
         if msg.online:
             self.online_kehu.add(msg.kehu_id)
+            if msg.kehu_id in self.queue:  # a waiting kehu (re)connects: tell it where it is
+                self.sent_positions.pop(msg.kehu_id, None)
+                self.push_positions(only=msg.kehu_id)
         else:
             self.online_kehu.discard(msg.kehu_id)
         sid = self.assignments.get(msg.kehu_id)

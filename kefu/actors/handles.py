@@ -30,8 +30,10 @@ class ActorHandle:
     """One supervised actor identity (``kind:key``). Thread-safe."""
 
     def __init__(self, kind: str, key: str, factory: Factory,
-                 on_refuse: Callable[[Any, str], None] | None = None) -> None:
+                 on_refuse: Callable[[Any, str], None] | None = None,
+                 closed: threading.Event | None = None) -> None:
         self.kind = kind
+        self.closed = closed or threading.Event()
         self.on_refuse = on_refuse
         self.key = key
         self.factory = factory
@@ -65,6 +67,9 @@ class ActorHandle:
             if self.state == "failed":
                 self._refuse(msg)
                 return
+            if self.closed.is_set():  # shutting down: start nothing new
+                refuse(msg, "actor_failed")
+                return
             self.ref = self.factory(self)
             self.state = "running"
             self.ref.tell(msg)
@@ -72,6 +77,8 @@ class ActorHandle:
     def ensure_started(self) -> None:
         """Start the actor if it is not running (start-up restore)."""
         with self.lock:
+            if self.closed.is_set():
+                return
             if self.state == "stopped" or (
                 self.state == "running" and (self.ref is None or not self.ref.is_alive())
             ):
@@ -128,6 +135,9 @@ class ActorHandle:
     def restart(self, leftovers: list[Any]) -> None:
         """Start a new incarnation and hand it what the old one never handled."""
         with self.lock:
+            if self.closed.is_set():
+                self.state = "stopped"
+                return
             self.ref = self.factory(self)
             for envelope in leftovers:
                 self.ref.actor_inbox.put(envelope)
@@ -195,6 +205,7 @@ class Registry:
         self._handles: dict[str, ActorHandle] = {}
         self._factories: dict[str, Callable[[str], Factory]] = {}
         self.on_refuse: Callable[[Any, str], None] | None = None
+        self.closed = threading.Event()
 
     def define(self, kind: str, make_factory: Callable[[str], Factory]) -> None:
         """Register how to build the actor of ``kind`` for a given key."""
@@ -205,7 +216,8 @@ class Registry:
         with self._lock:
             handle = self._handles.get(actor_id)
             if handle is None:
-                handle = ActorHandle(kind, key, self._factories[kind](key), self.on_refuse)
+                handle = ActorHandle(kind, key, self._factories[kind](key), self.on_refuse,
+                                      self.closed)
                 self._handles[actor_id] = handle
             return handle
 

@@ -98,16 +98,18 @@ class Session(SupervisedActor):
         if side is None:
             self._error(msg.conn_id, "session_not_found", msg.client_msg_id)
             return Rejected(status=404, reason="session_not_found")
-        if self.status != "active":
-            self._error(msg.conn_id, "session_ended", msg.client_msg_id)
-            return Rejected(status=409, reason="session_ended")
         recipient = self.kefu_id if side == "kehu" else self.kehu_id
         cmid = msg.client_msg_id
-        if cmid is not None and cmid in self.recent:
+        if self.status != "active" or (cmid is not None and cmid in self.recent):
+            if cmid is None:
+                self._error(msg.conn_id, "session_ended", None)
+                return Rejected(status=409, reason="session_ended")
+            # a resend: answered with the stored message (or session_ended if none)
             self.rt.writer.submit(AppendItem(  # type: ignore[union-attr]
                 sid=self.sid, seq=0, msg={}, side=side, sender=msg.sender_id,
                 recipient=recipient, conn_id=msg.conn_id, cmid=cmid, handle=None,
-                resend_only=True))
+                resend_only=True,
+                miss_code="session_ended" if self.status != "active" else "storage_unavailable"))
             return Accepted()
         t = now()
         seq = self.next_seq

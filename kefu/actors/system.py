@@ -74,6 +74,7 @@ class ActorSystem:
 
     def stop(self) -> None:
         """Sessions and agents first, then the dispatcher, then the supervisor."""
+        self.rt.registry.closed.set()
         handles = self.rt.registry.all()
         for kind in ("session", "agent", "dispatcher"):
             for handle in handles:

@@ -48,6 +48,7 @@ from kefu.persistence.redis import REDIS_ERRORS
 log = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN = 1013
 
 
 class ChatSocket(WebSocketHandler):
@@ -57,6 +58,8 @@ class ChatSocket(WebSocketHandler):
         self.state = state
         self.user: User | None = None
         self.conn: Conn | None = None
+        self.auth_unavailable = False
+        self.before_hello: list[bytes] | None = []  # frames held until hello is out
 
     def check_origin(self, origin: str) -> bool:
         return True  # token auth, not cookies: cross-origin widgets are expected
@@ -69,11 +72,14 @@ class ChatSocket(WebSocketHandler):
             try:
                 self.user = await self.state.bridge.run_io(self.state.users.resolve_token, token)
             except REDIS_ERRORS:
-                self.user = None
+                self.auth_unavailable = True
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         user = self.user
+        if self.auth_unavailable:
+            self.close(CLOSE_TRY_AGAIN, "storage unavailable, retry")
+            return
         if user is None:
             self.close(CLOSE_UNAUTHORIZED, "unauthorized")
             return
@@ -92,10 +98,13 @@ class ChatSocket(WebSocketHandler):
         except REDIS_ERRORS:
             sessions = []
         s = self.state.settings
+        held, self.before_hello = self.before_hello or [], None
         self.send_frame(frame("hello", user=user.model_dump(mode="json"), sessions=sessions,
                               server_time=iso(now()),
                               limits={"max_frame_bytes": s.max_frame_bytes,
                                       "max_text_chars": s.max_text_chars}))
+        for data in held:  # events that happened while hello was being prepared
+            self.send_frame(data)
 
     def on_close(self) -> None:
         if self.conn is None or self.user is None:
@@ -110,6 +119,9 @@ class ChatSocket(WebSocketHandler):
 
     def send_frame(self, data: bytes) -> None:
         """Send one encoded frame as a text message (loop thread)."""
+        if self.before_hello is not None:
+            self.before_hello.append(data)
+            return
         with contextlib.suppress(WebSocketClosedError):
             self.write_message(data)
 
@@ -222,11 +234,12 @@ class ChatSocket(WebSocketHandler):
         for sid, last in f.since.items():
             if not self._own_session(sid, None):
                 continue
-            conn.tracker(sid).raise_floor(last)
             conn.resuming[sid] = []
             sent = 0
             try:
-                after = last
+                stored = await self.state.bridge.run_io(history.last_seq, sid)
+                after = min(last, stored)  # a claim beyond what exists suppresses nothing
+                conn.tracker(sid).raise_floor(after)
                 while True:
                     batch = await self.state.bridge.run_io(history.messages_after, sid, after, 500)
                     for m in batch:

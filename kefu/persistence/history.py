@@ -79,6 +79,9 @@ class History:
             pipe.hgetall(self.k.session(sid))
         return [session_view(m) for m in pipe.execute() if m]
 
+    def last_seq(self, sid: str) -> int:
+        return int(self.r.hget(self.k.session(sid), "seq") or 0)
+
     def messages_range(self, sid: str, first: int, last: int) -> list[dict[str, Any]]:
         """Stored messages with ``first <= seq <= last``, in order."""
         if last < first:

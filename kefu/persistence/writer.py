@@ -46,6 +46,7 @@ class AppendItem:
     ts: float = 0.0
     meta: list[str] = field(default_factory=list)
     resend_only: bool = False
+    miss_code: str = "storage_unavailable"  # resend_only: error code if nothing was stored
     msg_json: bytes = b""
 
 
@@ -134,7 +135,10 @@ class Writer:
             except REDIS_ERRORS as exc:
                 log.warning("writer: Redis unavailable: %s", exc)
                 for item in pending:
-                    self._outcome(item, "unavailable")
+                    if item.resend_only:
+                        self._finish(item, exc)
+                    else:
+                        self._outcome(item, "unavailable")
                 return
             retry: list[AppendItem] = []
             for item, result in zip(pending, results, strict=True):
@@ -149,15 +153,17 @@ class Writer:
         self.batches += 1
 
     def _finish(self, item: AppendItem, result: Any) -> None:
+        if item.resend_only and (result is None or isinstance(result, Exception)):
+            code = item.miss_code if result is None else "storage_unavailable"
+            self.outbox.to_conn(item.conn_id, orjson.dumps(
+                {"type": "error", "code": code, "message": code, "ref": item.cmid}))
+            return
         if isinstance(result, Exception):
             log.warning("append failed: %s", result)
             self._outcome(item, "unavailable")
             return
         if item.resend_only:
-            if result is None:
-                self._outcome(item, "unavailable")
-            else:
-                self.outbox.to_conn(item.conn_id, ack_frame(item.cmid, result.encode()))
+            self.outbox.to_conn(item.conn_id, ack_frame(item.cmid, result.encode()))
             return
         status, detail = result[0], result[1]
         if status == "ok":

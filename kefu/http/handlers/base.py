@@ -96,7 +96,8 @@ class BaseHandler(RequestHandler):
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", {"body": "must be a JSON object"})
         try:
-            return model.model_validate(data)
+            # strict JSON validation: no coercion of true → 1 or "yes" → True
+            return model.model_validate_json(body, strict=True)
         except ValidationError as exc:
             raise ApiError(400, "bad_request", validation_details(exc)) from exc
 
