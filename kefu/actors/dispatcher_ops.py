@@ -41,7 +41,7 @@ class DispatcherOps:
     queue: dict[str, QueueEntry]
     assignments: dict[str, str]
     agents: dict[str, AgentSlot]
-    sent_positions: dict[str, int]
+    sent_positions: dict[str, tuple[int, int]]
     positions_dirty: bool
     avg_session_seconds: float
     rr: RoundRobin
@@ -88,7 +88,7 @@ class DispatcherOps:
         return Accepted()
 
     def push_positions(self, only: str | None = None) -> None:
-        """Send ``queued`` to every waiting kehu whose position changed."""
+        """Send ``queued`` to every waiting kehu whose position or estimate changed."""
         if not self.positions_dirty and only is None:
             return
         order = queue_order(list(self.queue.values()))
@@ -96,13 +96,13 @@ class DispatcherOps:
         for pos, entry in enumerate(order, start=1):
             if only is not None and entry.kehu_id != only:
                 continue
-            if self.sent_positions.get(entry.kehu_id) == pos:
+            estimate = estimate_wait(pos, seats, self.avg_session_seconds)
+            if self.sent_positions.get(entry.kehu_id) == (pos, estimate):
                 continue
-            self.sent_positions[entry.kehu_id] = pos
+            self.sent_positions[entry.kehu_id] = (pos, estimate)
             self.rt.outbox.to_users([entry.kehu_id], frame(
                 "queued", position=pos, priority=entry.priority.value,
-                estimated_wait_seconds=estimate_wait(pos, seats, self.avg_session_seconds),
-                waiting_since=int(entry.waiting_since)))
+                estimated_wait_seconds=estimate, waiting_since=int(entry.waiting_since)))
         if only is None:
             self.positions_dirty = False
 
