@@ -118,6 +118,7 @@ class Session(SupervisedActor):
                   "timestamp": iso(t), "url": msg.url, "session_id": self.sid, "seq": seq,
                   "client_msg_id": cmid}
         meta: list[Any] = []
+        answered: float | None = None
         if side == "kehu":
             if self.awaiting_since is None:
                 self.awaiting_since = t
@@ -126,7 +127,7 @@ class Session(SupervisedActor):
             self.read["kefu"] = seq
             meta += ["read_kefu", seq]
             if self.awaiting_since is not None:
-                rt = max(t - self.awaiting_since, 0.0)
+                rt = answered = max(t - self.awaiting_since, 0.0)
                 if self.first_response is None:
                     self.first_response = rt
                     meta += ["first_response_time", rt]
@@ -140,7 +141,7 @@ class Session(SupervisedActor):
         self.rt.writer.submit(AppendItem(  # type: ignore[union-attr]
             sid=self.sid, seq=seq, msg=stored, side=side, sender=msg.sender_id,
             recipient=recipient, conn_id=msg.conn_id, cmid=cmid, handle=self.handle,
-            ts=t, meta=meta))
+            ts=t, meta=meta, response_seconds=answered))
         self.next_seq = seq + 1
         if cmid is not None:
             self.recent[cmid] = True

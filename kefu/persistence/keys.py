@@ -92,6 +92,29 @@ class Keys:
         """HASH: kefu id → JSON response-time and rating totals (the dispatcher's)."""
         return f"{self.prefix}agentfigures"
 
+    # message indexes and statistics (written by the append scripts in redis.py)
+    @property
+    def msgs_by_time(self) -> str:
+        """ZSET: ``sid|seq`` of every message, scored by epoch milliseconds."""
+        return f"{self.prefix}msgs:time"
+
+    def user_sent(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}:sent"
+
+    def user_received(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}:recv"
+
+    def msgs_by_type(self, content_type: str) -> str:
+        return f"{self.prefix}msgs:type:{content_type}"
+
+    def stats_day(self, day: str) -> str:
+        """HASH of counters for one UTC day ``YYYYMMDD``."""
+        return f"{self.prefix}stats:d:{day}"
+
+    def stats_hour(self, hour: str) -> str:
+        """HASH of counters for one UTC hour ``YYYYMMDDHH``."""
+        return f"{self.prefix}stats:h:{hour}"
+
     @property
     def system_log(self) -> str:
         """STREAM (capped): structured system events."""

@@ -9,11 +9,37 @@ from redis.retry import Retry
 
 from kefu.persistence.keys import Keys
 
+# Indexes and counters kept as each message is stored (same script, same atomicity):
+# by time, by sender, by recipient, by content type, and hour/day statistics buckets.
+# Key names follow kefu/persistence/keys.py (prefix + the same suffixes).
+INDEX_LUA = """
+local function index_message(prefix, member, m, score, side, rt)
+  redis.call('ZADD', prefix .. 'msgs:time', score, member)
+  redis.call('ZADD', prefix .. 'user:' .. m['from'] .. ':sent', score, member)
+  if type(m['to']) == 'string' then
+    redis.call('ZADD', prefix .. 'user:' .. m['to'] .. ':recv', score, member)
+  end
+  redis.call('ZADD', prefix .. 'msgs:type:' .. m['content_type'], score, member)
+  local ts = m['timestamp']
+  local day = ts:sub(1, 4) .. ts:sub(6, 7) .. ts:sub(9, 10)
+  for _, k in ipairs({prefix .. 'stats:d:' .. day, prefix .. 'stats:h:' .. day .. ts:sub(12, 13)}) do
+    redis.call('HINCRBY', k, 'messages', 1)
+    redis.call('HINCRBY', k, side .. '_messages', 1)
+    redis.call('HINCRBY', k, 'type:' .. m['content_type'], 1)
+    if rt ~= '' then
+      redis.call('HINCRBYFLOAT', k, 'resp_total', rt)
+      redis.call('HINCRBY', k, 'resp_count', 1)
+    end
+  end
+end
+"""
+
 # Append one chat message to a session, exactly once, with no gap in ``seq``.
 # KEYS: meta, stream, dedup, msgidx
-# ARGV: seq, msg_json, msg_id, side, now, preview, dedup_ttl, sid, has_dedup, then
-#       pairs of extra meta fields (the session's statistics snapshot).
-APPEND_LUA = """
+# ARGV: seq, msg_json, msg_id, side, now, preview, dedup_ttl, sid, has_dedup,
+#       response_seconds ('' if this message answers nothing), then pairs of extra meta
+#       fields (the session's statistics snapshot).
+APPEND_LUA = INDEX_LUA + """
 if ARGV[9] == '1' then
   local d = redis.call('GET', KEYS[3])
   if d then return {'dup', d} end
@@ -25,9 +51,12 @@ redis.call('XADD', KEYS[2], '0-' .. ARGV[1], 'm', ARGV[2])
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'updated_at', ARGV[5], 'last_message', ARGV[6])
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HINCRBY', KEYS[1], ARGV[4] .. '_messages', 1)
-for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[7])) end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[8] .. '|' .. ARGV[1])
+local prefix = string.sub(KEYS[4], 1, -7)
+index_message(prefix, ARGV[8] .. '|' .. ARGV[1], cjson.decode(ARGV[2]),
+              math.floor(tonumber(ARGV[5]) * 1000), ARGV[4], ARGV[10])
 return {'ok', ''}
 """
 
@@ -51,7 +80,7 @@ return {'ok', ''}
 #       msgidx, events, kehu_active, kefu_active
 # ARGV: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
 #       kehu_name, kefu_name
-ASSIGN_LUA = """
+ASSIGN_LUA = INDEX_LUA + """
 local now = ARGV[4]
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then
   redis.call('HSET', KEYS[1], 'created_at', now, 'seq', 0, 'message_count', 0,
@@ -79,6 +108,8 @@ for _, raw in ipairs(waiting) do
   redis.call('HINCRBY', KEYS[1], 'kehu_messages', 1)
   redis.call('HSET', KEYS[1], 'last_message', string.sub(m['content'] or '', 1, 200))
   redis.call('HSET', KEYS[9], m['id'], ARGV[1] .. '|' .. seq)
+  index_message(string.sub(KEYS[9], 1, -7), ARGV[1] .. '|' .. seq, m,
+                math.floor(tonumber(now) * 1000), 'kehu', '')
   if type(m['client_msg_id']) == 'string' then
     redis.call('SET', ARGV[6] .. ARGV[2] .. ':' .. m['client_msg_id'], enc, 'EX', tonumber(ARGV[7]))
   end

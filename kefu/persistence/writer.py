@@ -44,6 +44,7 @@ class AppendItem:
     cmid: str | None
     handle: ActorHandle | None
     ts: float = 0.0
+    response_seconds: float | None = None
     meta: list[str] = field(default_factory=list)
     resend_only: bool = False
     miss_code: str = "storage_unavailable"  # resend_only: error code if nothing was stored
@@ -120,7 +121,8 @@ class Writer:
         item.msg_json = msg_json = orjson.dumps(item.msg)
         args = [item.seq, msg_json, item.msg["id"], item.side, item.ts,
                 item.msg["content"][:200], self.dedup_ttl, item.sid,
-                "1" if item.cmid else "0", *item.meta]
+                "1" if item.cmid else "0",
+                "" if item.response_seconds is None else item.response_seconds, *item.meta]
         pipe.evalsha(self.store.append.sha, 4, k.session(item.sid), k.stream(item.sid),
                      dedup_key, k.message_index, *args)
 
