@@ -198,7 +198,7 @@ class Dispatcher(DispatcherOps, SupervisedActor):
         if slot is None:
             return Rejected(status=404, reason="kefu_not_found")
         before = slot.effective_status
-        if msg.connections > 0 and slot.connections == 0:
+        if msg.connections > 0 and (slot.connections == 0 or msg.opened):
             slot.disconnected_at = None
             if slot.status is AgentStatus.OFFLINE:
                 with contextlib.suppress(REDIS_ERRORS):

@@ -59,8 +59,9 @@ class ActorHandle:
                     self.ref.tell(msg)
                     return
                 except pykka.ActorDeadError:
-                    self.state = "stopped"
-                    self.ref = None
+                    # pykka marks a crashing actor dead before its on_failure runs: keep
+                    # the message for the restart (crashed() drains the old inbox next)
+                    self.state = "restarting"
             if self.state == "restarting":
                 self.buffer.append(msg)
                 return

@@ -76,6 +76,7 @@ class CustomerMessage(Msg):
 class AgentPresence(Msg):
     kefu_id: str
     connections: int
+    opened: bool = False  # a connection just opened (connecting makes an agent available)
 
 
 class CustomerPresence(Msg):

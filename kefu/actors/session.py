@@ -19,6 +19,7 @@ from kefu.actors.messages import (
     Accepted,
     AgentFigures,
     AppendOutcome,
+    CustomerMessage,
     EndSession,
     MarkRead,
     PostMessage,
@@ -43,11 +44,15 @@ class Session(SupervisedActor):
     """One per live session (``handle.key`` is the session id)."""
 
     def load(self) -> None:
+        if not hasattr(self, "next_seq") and self.rt.writer is not None:
+            # a new incarnation: let the writer finish what an earlier one queued first
+            self.rt.writer.barrier()
         meta = self.rt.store.client.hgetall(self.rt.store.keys.session(self.handle.key))
         self.exists = bool(meta)
         self.sid = self.handle.key
         self.kehu_id = meta.get("kehu_id", "")
         self.kefu_id = meta.get("kefu_id", "")
+        self.kehu_name = meta.get("kehu_name") or self.kehu_id
         self.status = meta.get("status", "missing")
         seq = int(meta.get("seq", 0))
         self.next_seq = max(getattr(self, "next_seq", 0), seq + 1)
@@ -100,6 +105,14 @@ class Session(SupervisedActor):
             return Rejected(status=404, reason="session_not_found")
         recipient = self.kefu_id if side == "kehu" else self.kehu_id
         cmid = msg.client_msg_id
+        if self.status != "active" and side == "kehu":
+            # e.g. in flight during a transfer: the dispatcher routes it to the kehu's
+            # current session (or answers a resend with its stored ack)
+            self.rt.dispatcher().tell(CustomerMessage(
+                kehu_id=self.kehu_id, kehu_name=self.kehu_name, conn_id=msg.conn_id,
+                client_msg_id=cmid, content=msg.content, content_type=msg.content_type,
+                url=msg.url))
+            return Accepted()
         if self.status != "active" or (cmid is not None and cmid in self.recent):
             if cmid is None:
                 self._error(msg.conn_id, "session_ended", None)

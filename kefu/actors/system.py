@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from typing import Any
 
 import pykka
@@ -11,7 +12,7 @@ import pykka
 from kefu.actors.agent import Agent
 from kefu.actors.dispatcher import Dispatcher
 from kefu.actors.handles import ActorHandle, Registry
-from kefu.actors.messages import Tick
+from kefu.actors.messages import GetDispatcherState, Tick
 from kefu.actors.runtime import Runtime, frame
 from kefu.actors.session import Session
 from kefu.actors.supervisor import Supervisor
@@ -56,6 +57,10 @@ class ActorSystem:
         self.rt.supervisor = Supervisor.start(self.rt)
         dispatcher = self.rt.dispatcher()
         dispatcher.ensure_started()
+        restored = threading.Event()  # the port opens only once the queue is restored
+        dispatcher.tell(GetDispatcherState(reply=lambda _result: restored.set()))
+        if not restored.wait(30):
+            log.error("the dispatcher did not restore its state within 30 s")
         # The dispatcher starts the sessions in its on_start; agents with customers too.
         r, k = self.rt.store.client, self.rt.store.keys
         kefu_ids = {sid.split(":")[1] for sid in r.hvals(k.assignments)}

@@ -90,7 +90,8 @@ class ChatSocket(WebSocketHandler):
         self.conn = hub.add(user.id, user.user_type.value, self)
         count = hub.count(user.id)
         if user.user_type is UserType.KEFU:
-            self.state.rt.dispatcher().tell(AgentPresence(kefu_id=user.id, connections=count))
+            self.state.rt.dispatcher().tell(AgentPresence(kefu_id=user.id, connections=count,
+                                                          opened=True))
         elif user.user_type is UserType.KEHU and count == 1:
             self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=user.id, online=True))
         try:

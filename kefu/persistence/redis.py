@@ -89,7 +89,8 @@ end
 redis.call('HSET', KEYS[1], 'session_id', ARGV[1], 'kehu_id', ARGV[2], 'kefu_id', ARGV[3],
            'status', 'active', 'updated_at', now, 'opened_at', now,
            'kehu_name', ARGV[9], 'kefu_name', ARGV[10])
-redis.call('HDEL', KEYS[1], 'ended_at', 'awaiting_since', 'transferred_to', 'end_reason')
+redis.call('HDEL', KEYS[1], 'ended_at', 'awaiting_since', 'transferred_to', 'end_reason',
+           'transferred_from', 'satisfaction', 'rating_comment', 'rated_at')
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'transferred_from', ARGV[5]) end
 local ev = cjson.decode(ARGV[8])
 ev['after_seq'] = tonumber(redis.call('HGET', KEYS[1], 'seq'))

@@ -68,7 +68,7 @@ class Writer:
         self.keys = store.keys
         self.outbox = outbox
         self.dedup_ttl = dedup_ttl
-        self.queue: queue.SimpleQueue[AppendItem | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[AppendItem | threading.Event | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="kefu-writer", daemon=True)
         self.batches = 0
         self.appended = 0
@@ -87,28 +87,49 @@ class Writer:
         self.queue.put(None)
         self.thread.join(timeout)
 
+    def barrier(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted before this call has been written.
+
+        Called by a session actor (re)loading its snapshot, so appends queued by a previous
+        incarnation are in Redis before it reads ``seq``. Thread-safe; bounded."""
+        if not self.thread.is_alive():
+            return True
+        marker = threading.Event()
+        self.queue.put(marker)
+        return marker.wait(timeout)
+
     def _run(self) -> None:
         while True:
             first = self.queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch: list[AppendItem] = []
+            markers: list[threading.Event] = []
             stop = False
-            while len(batch) < MAX_BATCH:
+            nxt: AppendItem | threading.Event | None = first
+            while True:
+                if nxt is None:
+                    stop = True
+                    break
+                if isinstance(nxt, threading.Event):
+                    markers.append(nxt)
+                    break  # a barrier ends the batch
+                batch.append(nxt)
+                if len(batch) >= MAX_BATCH:
+                    break
                 try:
                     nxt = self.queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            try:
-                self._write(batch)
-            except Exception:  # noqa: BLE001 - the writer must outlive any bug
-                log.exception("writer batch failed")
-                for item in batch:
-                    self._outcome(item, "unavailable")
+            if batch:
+                try:
+                    self._write(batch)
+                except Exception:  # noqa: BLE001 - the writer must outlive any bug
+                    log.exception("writer batch failed")
+                    for item in batch:
+                        self._outcome(item, "unavailable")
+            for marker in markers:
+                marker.set()
             if stop:
                 return
 
