@@ -3,8 +3,6 @@ past the restart intensity it is marked failed and refuses (with a reply)."""
 
 from __future__ import annotations
 
-import pytest
-
 from kefu.actors.messages import (
     Accepted,
     AgentPresence,
