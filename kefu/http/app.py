@@ -6,8 +6,9 @@ from typing import Any
 
 from tornado.web import Application
 
-from kefu.http.handlers import auth, kefu, sessions, system, users
+from kefu.http.handlers import auth, docs, kefu, sessions, system, users
 from kefu.http.handlers.base import NotFoundHandler
+from kefu.http.openapi import swagger_static_dir
 from kefu.http.state import AppState
 from kefu.http.websocket import ChatSocket
 
@@ -44,6 +45,12 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))
+    table += [
+        (r"/api/openapi.json", docs.OpenApiHandler, {"routes": table}),
+        (r"/api/docs/?", docs.DocsHandler, {}),
+        (r"/api/docs/static/docs-init.js", docs.DocsInitHandler, {}),
+        (r"/api/docs/static/(.*)", docs.DocsStaticHandler, {"path": swagger_static_dir()}),
+    ]
     return table
 
 

@@ -51,3 +51,28 @@ class AssignBody(Body):
     priority: Priority = Priority.NORMAL
     note: Note | None = None
     force: bool = False
+
+
+# --- replies (documented in the OpenAPI document) ----------------------------------
+
+
+class UserOut(BaseModel):
+    """A user as every endpoint shows it (never with a password)."""
+
+    id: str
+    name: str
+    user_type: UserType
+    status: AgentStatus
+    max_sessions: int
+    permissions: list[str]
+    created_at: str
+
+
+class TokenOut(BaseModel):
+    token: str
+    user: UserOut
+    expires_at: str
+
+
+class RevokedOut(BaseModel):
+    revoked: bool

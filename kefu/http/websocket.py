@@ -53,6 +53,7 @@ CLOSE_TRY_AGAIN = 1013
 
 class ChatSocket(WebSocketHandler):
     state: AppState
+    openapi_skip = True  # the WebSocket protocol is documented in docs/protocol.md
 
     def initialize(self, state: AppState) -> None:
         self.state = state

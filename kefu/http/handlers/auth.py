@@ -5,10 +5,13 @@ from __future__ import annotations
 from kefu.actors.messages import RegisterAgent
 from kefu.domain import UserType, iso
 from kefu.http.handlers.base import ApiError, BaseHandler
-from kefu.http.models import GuestBody, LoginBody
+from kefu.http.models import GuestBody, LoginBody, RevokedOut, TokenOut
+from kefu.http.openapi import doc
 
 
 class LoginHandler(BaseHandler):
+    @doc("Log in with user id and password", roles=(), body=LoginBody, response=TokenOut,
+         tag="auth", errors=(400, 401))
     async def post(self) -> None:
         body = self.parse(LoginBody)
         users = self.state.users
@@ -21,6 +24,8 @@ class LoginHandler(BaseHandler):
 
 
 class GuestHandler(BaseHandler):
+    @doc("A new anonymous customer (kehu) with a token; rate-limited per address", roles=(),
+         body=GuestBody, response=TokenOut, tag="auth", errors=(400, 429))
     async def post(self) -> None:
         body = self.parse(GuestBody)
         users = self.state.users
@@ -41,6 +46,8 @@ class GuestHandler(BaseHandler):
 
 
 class LogoutHandler(BaseHandler):
+    @doc("Revoke the caller's token", roles=("admin", "kefu", "kehu"), response=RevokedOut,
+         tag="auth", errors=(401,))
     async def post(self) -> None:
         await self.authenticate()
         token = self.bearer()
