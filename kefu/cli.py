@@ -1,7 +1,9 @@
-"""The ``kefu`` command: ``serve``, ``create-user``, ``actors list|restart``.
+"""The ``kefu`` command: ``serve``, ``create-user``, ``actors list|restart``, ``backup``,
+``restore FILE``.
 
 Admin subcommands talk to a running server over its REST API, logging in with
-``KEFU_DATA_DIR/admin-credentials`` (or ``--user``/``--password``).
+``KEFU_DATA_DIR/admin-credentials`` (or ``--user``/``--password``); ``restore`` works on
+Redis directly and only while the server is stopped (``kefu/restore.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     ar = asub.add_parser("restart")
     _client_args(ar)
     ar.add_argument("actor_id")
+    bk = sub.add_parser("backup", help="back up the project's Redis keys (via the running "
+                        "server) into KEFU_DATA_DIR/backups/")
+    _client_args(bk)
+    rs = sub.add_parser("restore", help="restore a backup file straight into Redis "
+                        "(KEFU_REDIS_URL or the embedded one); the server must be stopped")
+    rs.add_argument("file")
     return parser
 
 
@@ -98,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         url = args.url or f"ws://{settings.host}:{settings.port}/ws"
         return ws_main(url, args.token, args.send, args.seconds, args.follow)
+    if args.command == "restore":
+        from kefu.restore import main as restore_main  # noqa: PLC0415
+
+        return restore_main(args.file, Settings())
     client = Client(args)
     if args.command == "create-user":
         body = {"name": args.name, "user_type": args.user_type, "max_sessions": args.max_sessions}
@@ -106,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.new_password:
             body["password"] = args.new_password
         out = client.call("POST", "/api/users/create", body)
+    elif args.command == "backup":
+        out = client.call("POST", "/api/system/backup")
     elif args.actors_command == "list":
         out = client.call("GET", "/api/system/actors")
     else:

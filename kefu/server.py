@@ -33,6 +33,7 @@ from kefu.http.connections import Hub
 from kefu.http.state import AppState
 from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.history import History
+from kefu.persistence.maintenance import load as load_maintenance
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
 from kefu.persistence.writer import Writer
@@ -108,6 +109,7 @@ async def serve(settings: Settings) -> int:
         stack.callback(bridge.close)
         state = AppState(settings=settings, store=store, users=users, history=History(store),
                          bridge=bridge, hub=hub, rt=rt, system=system)
+        state.maintenance = load_maintenance(store)  # before the port opens
 
         app = make_app(state)
         server = HTTPServer(app, max_body_size=16 * settings.max_body_bytes, xheaders=False)

@@ -229,3 +229,84 @@ class WS:
             self.sock.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on a unix socket, started by a test (no mocks)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.socket = data_dir / "r.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def client(self, **kw: Any) -> Any:
+        import redis  # noqa: PLC0415
+
+        return redis.Redis(unix_socket_path=str(self.socket), **kw)
+
+    def start(self) -> RedisServer:
+        import redis  # noqa: PLC0415
+
+        from kefu.persistence.embedded import find_redis_server  # noqa: PLC0415
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([find_redis_server(), "--port", "0", "--unixsocket",
+                                      str(self.socket), "--dir", str(self.data_dir),
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL)
+        probe = self.client()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                probe.ping()
+                probe.close()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)  # waiting for a child process to listen, not for an actor
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class Monitor:
+    """Every command Redis receives while it is open (MONITOR on a test client)."""
+
+    START, END = "kefu-monitor-start", "kefu-monitor-end"
+
+    def __init__(self, rs: RedisServer) -> None:
+        self.rs = rs
+        self.commands: list[tuple[int, str]] = []  # (db, command line)
+        self.ready = threading.Event()
+
+    def __enter__(self) -> Monitor:
+        self.mon = self.rs.client().monitor()
+        self.mon.__enter__()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+        self.rs.client().echo(self.START)
+        assert self.ready.wait(10)
+        return self
+
+    def _listen(self) -> None:
+        for cmd in self.mon.listen():
+            self.commands.append((int(cmd["db"]), cmd["command"]))
+            if self.START in cmd["command"]:
+                self.ready.set()
+            if self.END in cmd["command"]:
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.rs.client().echo(self.END)
+        self.thread.join(10)
+        self.mon.__exit__(*exc)
+
+    def names(self, db: int) -> set[str]:
+        return {c.split(" ", 1)[0].upper() for d, c in self.commands if d == db}

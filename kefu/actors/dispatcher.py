@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from kefu.actors.base import SupervisedActor
+from kefu.actors.dispatcher_maintenance import MaintenanceOps
 from kefu.actors.dispatcher_ops import DispatcherOps
 from kefu.actors.messages import (
     Accepted,
@@ -30,9 +31,11 @@ from kefu.actors.messages import (
     Rejected,
     RequestService,
     SetAgentStatus,
+    SetMaintenance,
     SwitchCustomer,
     Tick,
     TransferSession,
+    UnregisterAgent,
 )
 from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, queue_order
 from kefu.actors.runtime import frame
@@ -43,7 +46,7 @@ from kefu.persistence.writer import ack_frame
 log = logging.getLogger(__name__)
 
 
-class Dispatcher(DispatcherOps, SupervisedActor):
+class Dispatcher(DispatcherOps, MaintenanceOps, SupervisedActor):
     """One per server."""
 
     def load(self) -> None:
@@ -83,6 +86,7 @@ class Dispatcher(DispatcherOps, SupervisedActor):
         self.sent_positions = {}
         self.positions_dirty = True
         self.avg_session_seconds = 300.0
+        self.load_maintenance()
 
     def handle_message(self, msg: Any) -> Any:  # noqa: PLR0911
         match msg:
@@ -98,6 +102,8 @@ class Dispatcher(DispatcherOps, SupervisedActor):
                 return self._handle_set_status(msg)
             case RegisterAgent():
                 return self._handle_register(msg)
+            case UnregisterAgent():
+                return self._handle_unregister(msg)
             case AssignCustomer():
                 return self._handle_assign(msg)
             case TransferSession():
@@ -114,6 +120,8 @@ class Dispatcher(DispatcherOps, SupervisedActor):
                 return self._handle_figures(msg)
             case Tick():
                 return self._handle_tick(msg)
+            case SetMaintenance():
+                return self._handle_maintenance(msg)
         log.warning("dispatcher: unknown message %r", type(msg).__name__)
         return Rejected(status=400, reason="bad_request")
 
@@ -134,6 +142,8 @@ class Dispatcher(DispatcherOps, SupervisedActor):
                                                               existing.encode()))
                 return Accepted()
         if sid is None and msg.kehu_id not in self.queue:
+            if self.maintenance.enabled:
+                return self.refuse_new_kehu(msg.conn_id, msg.client_msg_id)
             # a first message implies request_service: assign now if an agent has room
             result = self.enqueue(msg.kehu_id, msg.kehu_name, Priority.NORMAL, None)
             if isinstance(result, Rejected):
@@ -158,6 +168,8 @@ class Dispatcher(DispatcherOps, SupervisedActor):
         if msg.kehu_id in self.assignments:
             self.error_frame(msg.conn_id, "already_in_session", None)
             return Rejected(status=409, reason="already_in_session")
+        if self.maintenance.enabled and msg.kehu_id not in self.queue:
+            return self.refuse_new_kehu(msg.conn_id, None)
         result = self.enqueue(msg.kehu_id, msg.kehu_name, msg.priority, msg.note)
         if isinstance(result, Rejected):
             self.error_frame(msg.conn_id, result.reason, None)
@@ -192,6 +204,21 @@ class Dispatcher(DispatcherOps, SupervisedActor):
             slot.name, slot.max_sessions = msg.name, msg.max_sessions
             self.try_assign()
         return Accepted()
+
+    def _handle_unregister(self, msg: UnregisterAgent) -> Any:
+        slot = self.agents.get(msg.kefu_id)
+        if slot is None:
+            return Accepted(data={"kefu_id": msg.kefu_id, "registered": False})
+        if slot.active:
+            return Rejected(status=409, reason="kefu_has_sessions",
+                            params={"count": len(slot.active)})
+        try:
+            self.rt.store.client.hdel(self.rt.store.keys.agent_figures, slot.kefu_id)
+        except REDIS_ERRORS:
+            return Rejected(status=503, reason="storage_unavailable")
+        del self.agents[slot.kefu_id]
+        self.positions_dirty = True  # online capacity may have changed: new estimates
+        return Accepted(data={"kefu_id": msg.kefu_id, "registered": True})
 
     def _handle_agent_presence(self, msg: AgentPresence) -> Any:
         slot = self.agents.get(msg.kefu_id)

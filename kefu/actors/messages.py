@@ -95,6 +95,13 @@ class RegisterAgent(Msg):
     max_sessions: int
 
 
+class UnregisterAgent(Msg):
+    """Forget a kefu whose user is being deleted; refused (409) while it has active
+    sessions, so nobody is left in a session with a kefu that no longer exists."""
+
+    kefu_id: str
+
+
 class AssignCustomer(Msg):
     kehu_id: str
     kehu_name: str
@@ -222,3 +229,16 @@ class ActorDied(Msg):
 
 class RestartActor(Msg):
     actor_id: str
+
+
+# --- maintenance (SPEC §7) -------------------------------------------------------------
+
+
+class SetMaintenance(Msg):
+    """Turn maintenance mode on or off: the dispatcher stores it, then refuses new kehu
+    (an ``error`` frame with code ``maintenance`` and ``message``) while it is on."""
+
+    enabled: bool
+    message: str = ""
+    by: str | None = None
+    since: float | None = None

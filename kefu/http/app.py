@@ -6,7 +6,21 @@ from typing import Any
 
 from tornado.web import Application
 
-from kefu.http.handlers import auth, docs, kefu, sessions, system, users
+from kefu.http.handlers import (
+    admin,
+    analytics,
+    auth,
+    docs,
+    kefu,
+    kefu_views,
+    messages,
+    redis_admin,
+    session_list,
+    sessions,
+    system,
+    user_admin,
+    users,
+)
 from kefu.http.handlers.base import NotFoundHandler
 from kefu.http.openapi import swagger_static_dir
 from kefu.http.state import AppState
@@ -25,6 +39,7 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/auth/guest", auth.GuestHandler, s),
         (r"/api/auth/logout", auth.LogoutHandler, s),
         # 1. sessions
+        (r"/api/sessions/list", session_list.SessionListHandler, s),
         (rf"/api/sessions/{SID}/messages", sessions.SessionMessagesHandler, s),
         (rf"/api/sessions/{SID}/transfer", sessions.SessionTransferHandler, s),
         (rf"/api/sessions/{SID}/end", sessions.SessionEndHandler, s),
@@ -32,16 +47,40 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"/api/sessions/{SID}", sessions.SessionDetailHandler, s),
         # 2. agent assignment
         (r"/api/kefu/waiting", kefu.WaitingHandler, s),
+        (r"/api/kefu/available", kefu_views.AvailableHandler, s),
+        (rf"/api/kefu/{ID}/customers", kefu_views.CustomersHandler, s),
+        (rf"/api/kefu/{ID}/workload", kefu_views.WorkloadHandler, s),
         (rf"/api/kefu/{ID}/switch/{ID}", kefu.SwitchHandler, s),
         (rf"/api/customer/{ID}/assign", kefu.AssignHandler, s),
         # 3. users
+        (r"/api/users", user_admin.UserListHandler, s),
         (r"/api/users/create", users.UserCreateHandler, s),
         (rf"/api/users/{ID}/status", users.UserStatusHandler, s),
-        (rf"/api/users/{ID}", users.UserHandler, s),
+        (rf"/api/users/{ID}/permissions", user_admin.PermissionsHandler, s),
+        (rf"/api/users/{ID}", user_admin.UserHandler, s),
+        # 4. messages
+        (r"/api/messages", messages.MessageListHandler, s),
+        (r"/api/messages/search", messages.MessageSearchHandler, s),
+        (r"/api/messages/export", messages.MessageExportHandler, s),
+        (rf"/api/messages/{ID}", messages.MessageHandler, s),
+        # 5. analytics
+        (r"/api/analytics/overview", analytics.OverviewHandler, s),
+        (r"/api/analytics/messages", analytics.MessageStatsHandler, s),
+        (r"/api/analytics/users", analytics.UserStatsHandler, s),
+        (r"/api/analytics/performance", analytics.PerformanceHandler, s),
         # 6. system
         (r"/api/system/health", system.HealthHandler, s),
         (r"/api/system/actors", system.ActorsHandler, s),
         (rf"/api/system/actors/{ID}/restart", system.ActorRestartHandler, s),
+        (r"/api/system/logs", admin.LogsHandler, s),
+        (r"/api/system/backup", admin.BackupHandler, s),
+        (r"/api/system/backups", admin.BackupListHandler, s),
+        (rf"/api/system/backups/{ID}", admin.BackupDownloadHandler, s),
+        (r"/api/system/maintenance", admin.MaintenanceHandler, s),
+        # 7. redis
+        (r"/api/redis/status", redis_admin.RedisStatusHandler, s),
+        (r"/api/redis/flush", redis_admin.RedisFlushHandler, s),
+        (r"/api/redis/keys", redis_admin.RedisKeysHandler, s),
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))

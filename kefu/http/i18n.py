@@ -75,3 +75,63 @@ def text(key: str, english: bool, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template
+
+
+# --- session list, kefu views, user administration (seed 1.1, 2.1, 2.2, 2.4, 3.1, 3.4–3.6)
+MESSAGES.update({
+    "sessions_list_ok": ("获取会话列表成功", "Sessions"),
+    "kefu_customers_ok": ("获取客服客户列表成功", "Agent's customers"),
+    "workload_ok": ("获取客服工作负载成功", "Agent workload"),
+    "available_kefu_ok": ("获取可用客服列表成功", "Available agents"),
+    "users_list_ok": ("获取用户列表成功", "Users"),
+    "user_updated": ("用户更新成功", "User updated"),
+    "user_deleted": ("用户已删除", "User deleted"),
+    "permissions_updated": ("用户权限已更新", "User permissions updated"),
+    "nothing_to_update": ("没有需要更新的字段", "Nothing to update"),
+    "kefu_has_sessions": ("客服仍有 {count} 个进行中的会话，请先结束或转接后再删除",
+                          "Agent still has {count} active session(s): end or transfer them "
+                          "before deleting"),
+    "user_in_service": ("客户正在会话中或在等待队列中，不能删除",
+                        "Customer is in a session or waiting in the queue and cannot be "
+                        "deleted"),
+    "cannot_delete_self": ("不能删除内置管理员或当前登录的账号",
+                           "Cannot delete the built-in admin or your own account"),
+})
+
+# --- messages and analytics (seed 4.1–4.5, 5.1–5.4)
+MESSAGES.update({
+    "messages_list_ok": ("获取消息列表成功", "Messages"),
+    "message_detail_ok": ("获取消息详情成功", "Message details"),
+    "messages_search_ok": ("搜索消息成功", "Message search results"),
+    "message_deleted": ("消息已删除", "Message deleted"),
+    "message_not_found": ("消息不存在", "Message not found"),
+    "analytics_overview_ok": ("获取概览统计成功", "Overview statistics"),
+    "analytics_messages_ok": ("获取消息统计成功", "Message statistics"),
+    "analytics_users_ok": ("获取用户统计成功", "User statistics"),
+    "analytics_performance_ok": ("获取性能统计成功", "Performance statistics"),
+})
+
+# --- system and Redis administration (seed 6.1–6.3, 7.1–7.3)
+MESSAGES.update({
+    "logs_ok": ("获取系统日志成功", "System log"),
+    "backup_ok": ("系统备份成功", "Backup created"),
+    "backups_ok": ("获取备份列表成功", "Backups"),
+    "backup_in_progress": ("已有备份正在进行，请稍后重试", "A backup is already running"),
+    "backup_too_slow": ("备份未能在写入暂停时间内完成，已放弃（未写入文件）",
+                        "The backup did not finish inside the write pause and was discarded"),
+    "backup_not_found": ("备份文件不存在", "Backup not found"),
+    "bad_backup_name": ("备份文件名无效", "Invalid backup name"),
+    "backup_invalid": ("备份文件无效", "Invalid backup file"),
+    "maintenance_ok": ("获取维护模式状态成功", "Maintenance mode"),
+    "maintenance_on": ("维护模式已开启", "Maintenance mode enabled"),
+    "maintenance_off": ("维护模式已关闭", "Maintenance mode disabled"),
+    # the operator's message verbatim (else the default, in each language)
+    "maintenance": ("{message}", "{message_en}"),
+    "maintenance_default": ("系统维护中，请稍后再试",
+                            "The system is under maintenance, please try again later"),
+    "health_maintenance": ("系统维护中", "System under maintenance"),
+    "redis_status_ok": ("获取Redis状态成功", "Redis status"),
+    "redis_flushed": ("Redis数据已清理，共删除 {deleted} 个键", "Redis data flushed: "
+                      "{deleted} keys deleted"),
+    "redis_keys_ok": ("查询Redis键成功", "Redis keys"),
+})

@@ -126,7 +126,8 @@ def build(routes: Iterable[tuple[str, type, Any]]) -> dict[str, Any]:
             params = [{"name": n, "in": "path", "required": True,
                        "schema": {"type": "string", "maxLength": 300}} for n in d.path_params]
             if d.query is not None:
-                qs = d.query.model_json_schema()
+                qs = d.query.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.components.update(qs.pop("$defs", {}))
                 required = set(qs.get("required", []))
                 for name, prop in qs.get("properties", {}).items():
                     params.append({"name": name, "in": "query", "required": name in required,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kefu.actors.runtime import Runtime
 from kefu.actors.system import ActorSystem
@@ -10,6 +10,7 @@ from kefu.config import Settings
 from kefu.http.bridge import Bridge
 from kefu.http.connections import Hub
 from kefu.persistence.history import History
+from kefu.persistence.maintenance import Maintenance
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
 
@@ -25,3 +26,6 @@ class AppState:
     rt: Runtime
     system: ActorSystem
     closing: bool = False
+    # maintenance mode: a copy of the dispatcher's flag (loaded at start-up, replaced by
+    # PUT /api/system/maintenance once the dispatcher has stored the change)
+    maintenance: Maintenance = field(default_factory=Maintenance)

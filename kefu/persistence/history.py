@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from kefu.domain import iso, now
+from kefu.persistence.messages_query import apply_tombstones
 from kefu.persistence.redis import Store
 
 EVENT_TEXT = {
@@ -87,11 +88,11 @@ class History:
         if last < first:
             return []
         entries = self.r.xrange(self.k.stream(sid), f"0-{first}", f"0-{last}")
-        return [orjson.loads(fields["m"]) for _id, fields in entries]
+        return apply_tombstones(self.r, self.k, [orjson.loads(f["m"]) for _id, f in entries])
 
     def messages_after(self, sid: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
         entries = self.r.xrange(self.k.stream(sid), f"(0-{after}", "+", count=limit)
-        return [orjson.loads(fields["m"]) for _id, fields in entries]
+        return apply_tombstones(self.r, self.k, [orjson.loads(f["m"]) for _id, f in entries])
 
     def events(self, sid: str) -> list[dict[str, Any]]:
         return [orjson.loads(e) for e in self.r.lrange(self.k.events(sid), 0, -1)]

@@ -116,6 +116,21 @@ class Keys:
         return f"{self.prefix}stats:h:{hour}"
 
     @property
+    def deleted_messages(self) -> str:
+        """HASH: deleted message id → JSON tombstone ``{"by", "at"}`` (the stream keeps it)."""
+        return f"{self.prefix}deleted"
+
+    @property
+    def audit_log(self) -> str:
+        """STREAM (capped): audit entries of admin operations (who, what, when)."""
+        return f"{self.prefix}audit"
+
+    @property
     def system_log(self) -> str:
         """STREAM (capped): structured system events."""
         return f"{self.prefix}log"
+
+    @property
+    def maintenance(self) -> str:
+        """HASH: maintenance mode (enabled, message, since, by); kept by a flush."""
+        return f"{self.prefix}maintenance"

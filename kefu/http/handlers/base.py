@@ -17,6 +17,7 @@ from tornado.web import HTTPError, RequestHandler
 from kefu.actors.messages import Accepted, Rejected
 from kefu.domain import User, UserType, iso, now
 from kefu.http.i18n import text, wants_english
+from kefu.http.maintenance_gate import GUEST_PATH, refuses
 from kefu.http.state import AppState
 from kefu.persistence.redis import REDIS_ERRORS
 
@@ -63,6 +64,9 @@ class BaseHandler(RequestHandler):
         limit = self.state.settings.max_body_bytes
         if (length and length.isdigit() and int(length) > limit) or len(self.request.body) > limit:
             raise ApiError(413, "body_too_large")
+        if self.request.path == GUEST_PATH and refuses(
+                self.state.maintenance, self.request.method or "", GUEST_PATH, None):
+            raise self.maintenance_error()
 
     # --- auth -----------------------------------------------------------------------
 
@@ -82,8 +86,17 @@ class BaseHandler(RequestHandler):
             raise ApiError(401, "unauthorized")
         if roles and user.user_type not in roles:
             raise ApiError(403, "forbidden")
+        if refuses(self.state.maintenance, self.request.method or "", self.request.path, user):
+            raise self.maintenance_error()
         self.user = user
         return user
+
+    def maintenance_error(self) -> ApiError:
+        """503 ``maintenance`` whose message is the operator's (or the default)."""
+        m = self.state.maintenance
+        return ApiError(503, "maintenance",
+                        message=m.message or text("maintenance_default", False),
+                        message_en=m.message or text("maintenance_default", True))
 
     # --- bodies and queries ---------------------------------------------------------
 

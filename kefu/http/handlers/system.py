@@ -30,8 +30,11 @@ class HealthHandler(BaseHandler):
         failed = [h.id for h in handles if h.state == "failed"]
         dispatcher_ok = self.state.rt.dispatcher().alive()
         healthy = redis["ok"] and not failed and dispatcher_ok
+        maintenance = self.state.maintenance.enabled  # healthy in maintenance: still 200
+        status = ("maintenance" if maintenance else "healthy") if healthy else "unhealthy"
         data = {
-            "status": "healthy" if healthy else "unhealthy",
+            "status": status,
+            "maintenance": maintenance,
             "version": __version__,
             "uptime_seconds": int(now() - self.state.rt.started_at),
             "redis": redis,
@@ -43,8 +46,9 @@ class HealthHandler(BaseHandler):
         if not healthy:
             self.set_status(503)
         self.finish(orjson.dumps({
-            "success": healthy, "message": text("health_ok" if healthy else "health_bad",
-                                                self.english),
+            "success": healthy, "message": text(
+                {"healthy": "health_ok", "maintenance": "health_maintenance"}.get(
+                    status, "health_bad"), self.english),
             "data": data}))
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: load generators that drive the real server over real WebSockets."""
