@@ -1,5 +1,5 @@
 # Shared by scripts/serve and scripts/test: create .venv and install the project.
-# Usage: . scripts/_venv.sh [extras]
+# Usage: [KEFU_EXTRAS=dev] . scripts/_venv.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -7,7 +7,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-EXTRAS="${1:-}"
+EXTRAS="${KEFU_EXTRAS:-}"
 STAMP=".venv/.kefu-installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
