@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado.web import Application
+from tornado.log import access_log
+from tornado.web import Application, RequestHandler
 
 from kefu.http.handlers import (
     admin,
@@ -93,6 +94,17 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
     return table
 
 
+def log_request(handler: RequestHandler) -> None:
+    """Tornado's access log without query strings (a ``?token=`` must never be logged)."""
+    status = handler.get_status()
+    level = access_log.info if status < 400 else access_log.warning
+    if status >= 500:
+        level = access_log.error
+    req = handler.request
+    level("%d %s %s (%s) %.2fms", status, req.method, req.path, req.remote_ip,
+          1000.0 * req.request_time())
+
+
 def make_app(state: AppState) -> Application:
     s = state.settings
     return Application(
@@ -103,4 +115,5 @@ def make_app(state: AppState) -> Application:
         websocket_ping_timeout=s.ws_ping_timeout,
         websocket_max_message_size=s.max_frame_bytes,
         compress_response=False,
+        log_function=log_request,
     )

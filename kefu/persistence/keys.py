@@ -24,8 +24,9 @@ class Keys:
         """ZSET of user ids scored by creation time."""
         return f"{self.prefix}users"
 
-    def token(self, token: str) -> str:
-        return f"{self.prefix}token:{token}"
+    def token(self, digest: str) -> str:
+        """STRING with TTL: user id, keyed by the token's SHA-256 (never the token)."""
+        return f"{self.prefix}token:{digest}"
 
     def user_tokens(self, user_id: str) -> str:
         return f"{self.prefix}user:{user_id}:tokens"

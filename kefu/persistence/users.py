@@ -25,6 +25,11 @@ def hash_password(password: str, salt: bytes | None = None) -> tuple[str, str]:
     return salt.hex(), digest.hex()
 
 
+def token_digest(token: str) -> str:
+    """What Redis stores for a bearer token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _user_from_hash(raw: dict[str, str]) -> User:
     return User(
         id=raw["id"],
@@ -115,24 +120,29 @@ class UserStore:
         self.r.hset(self.keys.user(user_id), mapping=fields)
 
     def issue_token(self, user_id: str) -> tuple[str, float]:
-        """A new opaque token for the user → (token, expires_at epoch)."""
+        """A new opaque token for the user → (token, expires_at epoch).
+
+        Redis keeps only the token's SHA-256 (key names, the user's token set, backups),
+        so neither a key listing nor a backup file reveals a usable token."""
         token = secrets.token_urlsafe(32)
+        digest = token_digest(token)
         pipe = self.r.pipeline(transaction=True)
-        pipe.set(self.keys.token(token), user_id, ex=self.token_ttl)
-        pipe.sadd(self.keys.user_tokens(user_id), token)
+        pipe.set(self.keys.token(digest), user_id, ex=self.token_ttl)
+        pipe.sadd(self.keys.user_tokens(user_id), digest)
         pipe.execute()
         return token, now() + self.token_ttl
 
     def resolve_token(self, token: str) -> User | None:
         if not token or len(token) > 200:
             return None
-        uid = self.r.get(self.keys.token(token))
+        uid = self.r.get(self.keys.token(token_digest(token)))
         return self.get(uid) if uid else None
 
     def revoke_token(self, token: str) -> None:
-        uid = self.r.getdel(self.keys.token(token))
+        digest = token_digest(token)
+        uid = self.r.getdel(self.keys.token(digest))
         if uid:
-            self.r.srem(self.keys.user_tokens(uid), token)
+            self.r.srem(self.keys.user_tokens(uid), digest)
 
     def guest_allowed(self, client: str, per_minute: int) -> bool:
         """Fixed-window rate limit of guest sign-ups per client address."""
