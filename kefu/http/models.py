@@ -76,3 +76,15 @@ class TokenOut(BaseModel):
 
 class RevokedOut(BaseModel):
     revoked: bool
+
+
+class UserCreatedOut(BaseModel):
+    user: UserOut
+
+
+class UserStatusOut(BaseModel):
+    user_id: str
+    status: AgentStatus
+    effective_status: AgentStatus | None = Field(
+        default=None, description="a kefu's status as routing sees it (offline without a "
+                                  "live connection); absent for other users")

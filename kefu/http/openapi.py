@@ -33,9 +33,13 @@ class ApiDoc:
     path_params: tuple[str, ...] = ()
     tag: str = "kefu"
     status: int = 200
-    content_type: str | None = None  # a non-JSON reply (a file), e.g. "text/csv"
+    # a file reply, e.g. "text/csv", or several (the caller picks one); its JSON variant
+    # (if any) is an array of ``response`` items
+    content_type: str | tuple[str, ...] | None = None
     description: str = ""
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
+    # statuses that reply with the data envelope and ``success`` false (health's 503)
+    data_statuses: tuple[int, ...] = ()
 
 
 def doc(summary: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -102,6 +106,13 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _envelope(data: dict[str, Any], success: bool) -> dict[str, Any]:
+    """The seed's reply envelope around ``data``."""
+    return {"type": "object", "required": ["success", "message", "data"],
+            "properties": {"success": {"type": "boolean", "const": success},
+                           "message": {"type": "string"}, "data": data}}
+
+
 def build(routes: Iterable[tuple[str, type, Any]]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``routes`` (the list from ``http/app.py``)."""
     schemas = _Schemas()
@@ -135,24 +146,29 @@ def build(routes: Iterable[tuple[str, type, Any]]) -> dict[str, Any]:
             if params:
                 op["parameters"] = params
             if d.body is not None:
-                op["requestBody"] = {"required": True, "content": {
+                # a missing body reads as {}: required only when some field is
+                required_body = any(f.is_required() for f in d.body.model_fields.values())
+                op["requestBody"] = {"required": required_body, "content": {
                     "application/json": {"schema": schemas.ref(d.body)}}}
+            data = schemas.ref(d.response) if d.response else {"type": "object"}
             if d.content_type:
-                ok_content = {d.content_type: {"schema": {"type": "string"}}}
+                media = (d.content_type,) if isinstance(d.content_type, str) else d.content_type
+                ok_content = {m: {"schema": {"type": "array", "items": data}
+                                  if m == "application/json" else {"type": "string"}}
+                              for m in media}
             else:
-                data = schemas.ref(d.response) if d.response else {"type": "object"}
-                ok_content = {"application/json": {"schema": {
-                    "type": "object", "required": ["success", "message", "data"],
-                    "properties": {"success": {"type": "boolean", "const": True},
-                                   "message": {"type": "string"}, "data": data}}}}
+                ok_content = {"application/json": {"schema": _envelope(data, True)}}
             responses: dict[str, Any] = {str(d.status): {"description": "OK",
                                                          "content": ok_content}}
             statuses = set(d.errors) | {400, 413, 503}
             if d.roles:
                 statuses |= {401}
             for status in sorted(statuses):
+                schema = error_ref
+                if status in d.data_statuses:
+                    schema = {"anyOf": [_envelope(data, False), error_ref]}
                 responses[str(status)] = {"description": ERROR_STATUSES.get(status, "Error"),
-                                          "content": {"application/json": {"schema": error_ref}}}
+                                          "content": {"application/json": {"schema": schema}}}
             op["responses"] = responses
             paths.setdefault(path, {})[method] = op
     return {

@@ -282,7 +282,8 @@ class MessageSearchHandler(BaseHandler):
 
 class MessageExportHandler(BaseHandler):
     @doc("Export matching messages as a file: JSON array, CSV or NDJSON (admin)",
-         body=ExportBody, tag="messages", content_type="text/csv", errors=(400, 401, 403),
+         body=ExportBody, tag="messages", response=MessageOut, errors=(400, 401, 403),
+         content_type=("application/json", "text/csv", "application/x-ndjson"),
          description="The reply is the file itself (`Content-Disposition: attachment`), "
                      "streamed in batches: `application/json` (an array), `text/csv` "
                      "(columns " + ", ".join(CSV_COLUMNS) + ") or `application/x-ndjson`.")

@@ -2,13 +2,119 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.actors.messages import EndSession, TransferSession
 from kefu.domain import User, UserType, split_session_id
 from kefu.http.handlers.base import ApiError, BaseHandler
+from kefu.http.handlers.queries import PageInfo, parse_query
+from kefu.http.handlers.session_list import SessionItem
 from kefu.http.models import TransferBody
+from kefu.http.openapi import doc
 from kefu.persistence.history import History, session_view, statistics
+
+# --- queries and replies (seed 1.2–1.6) ---------------------------------------------------
+
+
+class SessionMessagesQuery(BaseModel):
+    """Query of 1.3: ``limit`` defaults to 50 here (the seed's), not 20."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    include_system: bool = Field(default=False, description=(
+        "also the session's events (opened, transferred, completed) as messages "
+        "from \"system\" with content_type \"System\""))
+
+
+class ParticipantOut(BaseModel):
+    id: str
+    name: str
+    status: Literal["Online", "Offline"]
+    avatar: str | None
+
+
+class ParticipantsOut(BaseModel):
+    kefu: ParticipantOut
+    kehu: ParticipantOut
+
+
+class DetailStatisticsOut(BaseModel):
+    duration_seconds: int
+    message_count: int
+    avg_response_time_seconds: float | None
+
+
+class SessionDetailOut(BaseModel):
+    session: SessionItem
+    participants: ParticipantsOut
+    statistics: DetailStatisticsOut
+
+
+class SessionMessageOut(BaseModel):
+    """A stored message, or (``include_system``) a session event as a message from
+    ``system`` with ``content_type`` "System", ``seq`` null and the raw ``event``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    from_: str = Field(alias="from")
+    to: str | None = None
+    content: str
+    content_type: str
+    timestamp: str | None = None
+    url: str | None = None
+    session_id: str | None = None
+    seq: int | None = None
+    client_msg_id: str | None = None
+    deleted: bool | None = None
+    deleted_at: str | None = None
+    event: dict[str, Any] | None = None
+
+
+class MorePageInfo(PageInfo):
+    has_more: bool
+
+
+class MessagesPageOut(BaseModel):
+    session_id: str
+    messages: list[SessionMessageOut]
+    pagination: MorePageInfo
+
+
+class TransferOut(BaseModel):
+    session_id: str
+    from_kefu_id: str
+    to_kefu_id: str
+    transfer_time: str
+    reason: str | None
+    note: str | None
+    new_session_id: str
+
+
+class EndOut(BaseModel):
+    session_id: str
+    ended_at: str
+    duration_seconds: int
+    message_count: int
+
+
+class SessionStatisticsOut(BaseModel):
+    total_messages: int
+    kefu_messages: int
+    kehu_messages: int
+    avg_response_time_seconds: float | None
+    first_response_time_seconds: float | None
+    duration_seconds: int
+    satisfaction_score: float | None
+
+
+class StatisticsOut(BaseModel):
+    session_id: str
+    statistics: SessionStatisticsOut
 
 
 def can_read(history: History, meta: dict[str, str], user: User) -> bool:
@@ -46,7 +152,14 @@ class SessionBase(BaseHandler):
         return meta
 
 
+OWN = ("Admin: any session. Kefu: its own and those transferred to it. Kehu: its own. "
+       "Anyone else: 404, as for a missing session.")
+
+
 class SessionDetailHandler(SessionBase):
+    @doc("A session with its participants and statistics (seed 1.2)",
+         roles=("admin", "kefu", "kehu"), response=SessionDetailOut,
+         path_params=("session_id",), tag="sessions", errors=(401, 404), description=OWN)
     async def get(self, sid: str) -> None:
         me = await self.authenticate()
         meta = await self.load_session(sid, me)
@@ -71,11 +184,14 @@ class SessionDetailHandler(SessionBase):
 
 
 class SessionMessagesHandler(SessionBase):
+    @doc("A session's messages, oldest first, paginated (seed 1.3)",
+         roles=("admin", "kefu", "kehu"), query=SessionMessagesQuery, response=MessagesPageOut,
+         path_params=("session_id",), tag="sessions", errors=(400, 401, 404),
+         description=OWN)
     async def get(self, sid: str) -> None:
         me = await self.authenticate()
-        page = self.query_int("page", 1, 1, 1_000_000)
-        limit = self.query_int("limit", 50, 1, 200)
-        include_system = self.query_bool("include_system", False)
+        q = parse_query(self, SessionMessagesQuery)
+        page, limit, include_system = q.page, q.limit, q.include_system
         meta = await self.load_session(sid, me)
         messages, total = await self.state.bridge.run_io(
             self.state.history.page, sid, meta, page, limit, include_system)
@@ -88,6 +204,12 @@ class SessionMessagesHandler(SessionBase):
 
 
 class SessionTransferHandler(SessionBase):
+    @doc("Transfer an active session to another kefu (seed 1.4)", roles=("admin", "kefu"),
+         body=TransferBody, response=TransferOut, path_params=("session_id",),
+         tag="sessions", errors=(400, 401, 403, 404, 409),
+         description="Admin: any session. Kefu: its own active session (else 404). 404 for "
+                     "an unknown target kefu; 409 when the session is not active, the "
+                     "target is the same kefu or is not available.")
     async def post(self, sid: str) -> None:
         me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
         body = self.parse(TransferBody)
@@ -102,6 +224,11 @@ class SessionTransferHandler(SessionBase):
 
 
 class SessionEndHandler(SessionBase):
+    @doc("End an active session (seed 1.5)", roles=("admin", "kefu", "kehu"),
+         response=EndOut, path_params=("session_id",), tag="sessions",
+         errors=(401, 404, 409),
+         description="Admin: any session. Kefu: its own (else 404). Kehu: its own. 409 "
+                     "when the session is not active.")
     async def post(self, sid: str) -> None:
         me = await self.authenticate()
         meta = await self.load_session(sid, me)
@@ -113,6 +240,9 @@ class SessionEndHandler(SessionBase):
 
 
 class SessionStatisticsHandler(SessionBase):
+    @doc("A session's statistics from its stored messages (seed 1.6)",
+         roles=("admin", "kefu", "kehu"), response=StatisticsOut,
+         path_params=("session_id",), tag="sessions", errors=(401, 404), description=OWN)
     async def get(self, sid: str) -> None:
         me = await self.authenticate()
         meta = await self.load_session(sid, me)

@@ -3,21 +3,88 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
 from kefu import __version__
 from kefu.actors.messages import Crash, RestartActor
 from kefu.domain import UserType, iso, now
 from kefu.http.handlers.base import ApiError, BaseHandler
+from kefu.http.handlers.queries import absent, parse_query
 from kefu.http.i18n import text
+from kefu.http.openapi import doc
 from kefu.persistence.redis import REDIS_ERRORS
+
+# --- queries and replies ------------------------------------------------------------------
+
+
+class RedisHealth(BaseModel):
+    ok: bool
+    latency_ms: float | None = Field(default=None, description="round trip (when ok)")
+    error: str | None = Field(default=None, description="the exception's name (when not ok)")
+
+
+class ActorsHealth(BaseModel):
+    total: int
+    running: int
+    failed: list[str] = Field(description="ids of actors that gave up restarting")
+    dispatcher_alive: bool
+
+
+class ConnectionsHealth(BaseModel):
+    connections: int
+    users: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["healthy", "maintenance", "unhealthy"]
+    maintenance: bool
+    version: str
+    uptime_seconds: int
+    redis: RedisHealth
+    actors: ActorsHealth
+    connections: ConnectionsHealth
+    timestamp: str
+
+
+class ActorsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: str | None = absent()
+
+
+class ActorOut(BaseModel):
+    actor_id: str = Field(description="kind:id")
+    kind: str
+    id: str
+    state: Literal["stopped", "running", "restarting", "failed"]
+    alive: bool
+    mailbox_depth: int
+    restarts: int
+    last_failure: str | None
+    last_failure_at: float | None = Field(description="epoch seconds")
+
+
+class ActorsOut(BaseModel):
+    actors: list[ActorOut]
+    total: int
+
+
+class CrashOut(BaseModel):
+    actor_id: str
+    injected: bool
 
 
 class HealthHandler(BaseHandler):
     """Public: load balancers call it without a token. 200 healthy, 503 otherwise."""
 
+    @doc("Health: Redis and the actor system, checked for real (seed 6.4)", roles=(),
+         response=HealthOut, tag="system", errors=(503,), data_statuses=(503,),
+         description="Public (no token). 200 when healthy (status healthy, or maintenance "
+                     "while maintenance mode is on); 503 with the same data and success "
+                     "false when Redis or an actor is down.")
     async def get(self) -> None:
         redis: dict[str, Any]
         started = time.perf_counter()
@@ -53,9 +120,12 @@ class HealthHandler(BaseHandler):
 
 
 class ActorsHandler(BaseHandler):
+    @doc("The supervised actors, by id (admin)", query=ActorsQuery, response=ActorsOut,
+         tag="system", errors=(400, 401, 403),
+         description="kind filters by actor kind: dispatcher, session or agent.")
     async def get(self) -> None:
         await self.authenticate(UserType.ADMIN)
-        kind = self.get_query_argument("kind", None)
+        kind = parse_query(self, ActorsQuery).kind
         actors = [h.describe() for h in self.state.rt.registry.all()
                   if kind is None or h.kind == kind]
         actors.sort(key=lambda a: a["actor_id"])
@@ -63,6 +133,8 @@ class ActorsHandler(BaseHandler):
 
 
 class ActorRestartHandler(BaseHandler):
+    @doc("Restart one actor (admin)", response=ActorOut, path_params=("actor_id",),
+         tag="system", errors=(401, 403, 404))
     async def post(self, actor_id: str) -> None:
         await self.authenticate(UserType.ADMIN)
         if self.state.rt.registry.find(actor_id) is None:
@@ -76,6 +148,8 @@ class ActorRestartHandler(BaseHandler):
 class ActorCrashHandler(BaseHandler):
     """Fault injection for drills; exists only with ``KEFU_FAULT_INJECTION=1``."""
 
+    @doc("Crash one actor, for drills (admin; only with KEFU_FAULT_INJECTION=1)",
+         response=CrashOut, path_params=("actor_id",), tag="system", errors=(401, 403, 404))
     async def post(self, actor_id: str) -> None:
         await self.authenticate(UserType.ADMIN)
         handle = self.state.rt.registry.find(actor_id)

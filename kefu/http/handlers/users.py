@@ -5,10 +5,15 @@ from __future__ import annotations
 from kefu.actors.messages import RegisterAgent, SetAgentStatus
 from kefu.domain import UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
-from kefu.http.models import CreateUserBody, StatusBody
+from kefu.http.models import CreateUserBody, StatusBody, UserCreatedOut, UserStatusOut
+from kefu.http.openapi import doc
 
 
 class UserCreateHandler(BaseHandler):
+    @doc("Create a user: kefu, kehu or admin (seed 3.2)", body=CreateUserBody,
+         response=UserCreatedOut, status=201, tag="users", errors=(400, 401, 403, 409),
+         description="409 when the id is taken. A new kefu is registered with the "
+                     "dispatcher at once.")
     async def post(self) -> None:
         await self.authenticate(UserType.ADMIN)
         body = self.parse(CreateUserBody)
@@ -41,6 +46,11 @@ class UserHandler(BaseHandler):
 
 
 class UserStatusHandler(BaseHandler):
+    @doc("Set a user's status: online, away, busy or offline (seed 3.7)",
+         roles=("admin", "kefu"), body=StatusBody, response=UserStatusOut,
+         path_params=("user_id",), tag="users",
+         description="Admin: anyone. Kefu: itself only (another user: 403). For a kefu the "
+                     "reply adds effective_status (offline while no connection is live).")
     async def put(self, user_id: str) -> None:
         me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
         if me.user_type is UserType.KEFU and me.id != user_id:
