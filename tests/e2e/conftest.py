@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +31,12 @@ def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture()
+def sockets() -> Iterator[list[WS]]:
+    """WebSockets a test opens (append them); all closed afterwards."""
+    opened: list[WS] = []
+    yield opened
+    for ws in opened:
+        ws.close()

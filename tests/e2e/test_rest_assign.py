@@ -3,32 +3,17 @@ against the real server process."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.contract import ISO_Z, assert_error
 from tests.helpers import WS, Api, ServerProcess, uid
 
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-ERROR_KEYS = {"success", "message", "error_code", "timestamp"}
 ASSIGN_KEYS = {"customer_id", "assigned_kefu_id", "assignment_time", "priority", "note",
                "status"}
 SWITCH_KEYS = {"kefu_id", "customer_id", "switch_time", "status"}
-
-
-def assert_error(r: httpx.Response, status: int, error: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
-    assert body["success"] is False and body["error_code"] == status
-    assert ISO_Z.match(body["timestamp"])
-    if error is not None:
-        assert body.get("error") == error, body
-    return body
 
 
 def frames(ws: WS, *kinds: str, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
@@ -50,15 +35,6 @@ def connect(server: ServerProcess, api: Api) -> tuple[WS, dict[str, Any]]:
 
 def waiting(api: Api) -> list[dict[str, Any]]:
     return api.ok("GET", "/api/kefu/waiting")["waiting_customers"]
-
-
-@pytest.fixture()
-def sockets() -> Iterator[list[WS]]:
-    """Every WS a test opens is closed at its end."""
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        ws.close()
 
 
 # --- manual assignment --------------------------------------------------------------

@@ -16,43 +16,12 @@ import httpx
 import pytest
 import websocket
 
+from tests.contract import ISO_Z, assert_error, secret_keys
 from tests.helpers import WS, Api, ServerProcess, uid
-
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-ERROR_KEYS = {"success", "message", "error_code", "timestamp"}
-SECRET_WORDS = ("pass", "salt", "hash", "pw_")
-
-
-def assert_error(r: httpx.Response, status: int, error: str | None = None) -> dict[str, Any]:
-    """The error envelope, exactly: HTTP status == error_code, ISO Z timestamp."""
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
-    assert body["success"] is False
-    assert body["error_code"] == status
-    assert isinstance(body["message"], str) and body["message"]
-    assert ISO_Z.match(body["timestamp"]), body["timestamp"]
-    if error is not None:
-        assert body.get("error") == error, body
-    return body
 
 
 def without_time(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "timestamp"}
-
-
-def secret_keys(obj: Any, path: str = "") -> list[str]:
-    """Every key, at any depth, that looks like password material."""
-    found: list[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if any(w in str(k).lower() for w in SECRET_WORDS):
-                found.append(f"{path}.{k}")
-            found += secret_keys(v, f"{path}.{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            found += secret_keys(v, f"{path}[{i}]")
-    return found
 
 
 def parse_z(text: str) -> float:

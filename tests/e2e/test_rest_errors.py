@@ -3,37 +3,15 @@ envelope with ``error_code`` equal to the HTTP status, never a 500 or a stack tr
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.contract import assert_error
 from tests.helpers import Api, ServerProcess, uid
 
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-ERROR_KEYS = {"success", "message", "error_code", "timestamp"}
 MiB = 1024 * 1024
-
-
-def assert_error(r: httpx.Response, status: int, error: str | None = None,
-                 details: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Exactly the error envelope; ``details`` names the given fields."""
-    assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
-    assert r.headers["content-type"].startswith("application/json")
-    body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
-    assert body["success"] is False
-    assert body["error_code"] == status
-    assert isinstance(body["message"], str) and body["message"]
-    assert "Traceback" not in r.text
-    assert ISO_Z.match(body["timestamp"]), body["timestamp"]
-    if error is not None:
-        assert body.get("error") == error, body
-    for field in details:
-        assert field in body.get("details", {}), body
-        assert isinstance(body["details"][field], str) and body["details"][field]
-    return body
 
 
 @pytest.fixture(scope="module")

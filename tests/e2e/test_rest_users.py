@@ -4,7 +4,6 @@ assignment, and capacity changes that reach the dispatcher at once."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ from kefu.http.handlers.user_admin import (
     UserListOut,
     UserUpdatedOut,
 )
+from tests.contract import ISO_Z, assert_error, secret_keys
 from tests.helpers import WS, Api, ServerProcess, uid
 
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-ERROR_KEYS = {"success", "message", "error_code", "timestamp"}
 USER_FIELDS = {"id": str, "name": str, "user_type": str, "status": str, "max_sessions": int,
                "permissions": list, "created_at": str, "connections": int}
-SECRET_WORDS = ("pass", "salt", "hash", "pw_", "token")
 
 
 @pytest.fixture(scope="module")
@@ -35,38 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture()
-def sockets() -> Iterator[list[WS]]:
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        ws.close()
-
-
-def assert_error(r: httpx.Response, status: int, error: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
-    assert body["success"] is False and body["error_code"] == status
-    assert ISO_Z.match(body["timestamp"])
-    if error is not None:
-        assert body.get("error") == error, body
-    return body
-
-
-def secret_keys(obj: Any, path: str = "") -> list[str]:
-    found: list[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if any(w in str(k).lower() for w in SECRET_WORDS):
-                found.append(f"{path}.{k}")
-            found += secret_keys(v, f"{path}.{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            found += secret_keys(v, f"{path}[{i}]")
-    return found
 
 
 def connect(server: ServerProcess, api: Api, sockets: list[WS]) -> WS:

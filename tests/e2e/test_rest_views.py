@@ -4,7 +4,6 @@ filters, exact pagination, and who may see what."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,10 +15,9 @@ import pytest
 
 from kefu.http.handlers.kefu_views import AvailableOut, CustomersOut, WorkloadOut
 from kefu.http.handlers.session_list import SessionListOut
+from tests.contract import ISO_Z, assert_error
 from tests.helpers import WS, Api, ServerProcess, uid
 
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-ERROR_KEYS = {"success", "message", "error_code", "timestamp"}
 # the seed's example objects, field by field
 SESSION_FIELDS = {"session_id": str, "kefu_id": str, "kefu_name": str, "kehu_id": str,
                   "kehu_name": str, "status": str, "created_at": str, "updated_at": str,
@@ -42,25 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture()
-def sockets() -> Iterator[list[WS]]:
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        ws.close()
-
-
-def assert_error(r: httpx.Response, status: int, error: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
-    assert body["success"] is False and body["error_code"] == status
-    assert ISO_Z.match(body["timestamp"])
-    if error is not None:
-        assert body.get("error") == error, body
-    return body
 
 
 def connect(server: ServerProcess, api: Api, sockets: list[WS]) -> WS:
