@@ -234,9 +234,10 @@ class WS:
 class RedisServer:
     """A throwaway ``redis-server`` on a unix socket, started by a test (no mocks)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, aof: bool = False) -> None:
         self.data_dir = data_dir
         self.socket = data_dir / "r.sock"
+        self.aof = aof  # keep data across a stop/start (an outage drill)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -256,7 +257,8 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([find_redis_server(), "--port", "0", "--unixsocket",
                                       str(self.socket), "--dir", str(self.data_dir),
-                                      "--save", "", "--appendonly", "no"],
+                                      "--save", "", "--appendonly",
+                                      "yes" if self.aof else "no"],
                                      stdout=subprocess.DEVNULL)
         probe = self.client()
         deadline = time.monotonic() + 10
