@@ -88,3 +88,22 @@ class UserStatusOut(BaseModel):
     effective_status: AgentStatus | None = Field(
         default=None, description="a kefu's status as routing sees it (offline without a "
                                   "live connection); absent for other users")
+
+
+class MessageOut(BaseModel):
+    """A stored message (SPEC §4); a deleted one has ``deleted`` true and empty content."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    from_: str = Field(alias="from")
+    to: str | None = None
+    content: str
+    content_type: str
+    timestamp: str | None = None
+    url: str | None = None
+    session_id: str | None = None
+    seq: int | None = None
+    client_msg_id: str | None = None
+    deleted: bool | None = None
+    deleted_at: str | None = None

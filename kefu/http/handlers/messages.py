@@ -23,14 +23,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from tornado.iostream import StreamClosedError
 
 from kefu.domain import UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import DateText, Query, absent, parse_query
 from kefu.http.handlers.sessions import can_read
-from kefu.http.models import Body, UserId
+from kefu.http.models import Body, MessageOut, UserId
 from kefu.http.openapi import doc
 from kefu.persistence.messages_query import (
     BoundsError,
@@ -90,25 +90,6 @@ class ExportBody(Body):
 
 
 # --- replies ----------------------------------------------------------------------------
-
-
-class MessageOut(BaseModel):
-    """A stored message (SPEC §4); a deleted one has ``deleted`` true and empty content."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    from_: str = Field(alias="from")
-    to: str | None = None
-    content: str
-    content_type: str
-    timestamp: str | None = None
-    url: str | None = None
-    session_id: str | None = None
-    seq: int | None = None
-    client_msg_id: str | None = None
-    deleted: bool | None = None
-    deleted_at: str | None = None
 
 
 class PaginationOut(BaseModel):

@@ -11,7 +11,7 @@ from kefu.domain import User, UserType, split_session_id
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, parse_query
 from kefu.http.handlers.session_list import SessionItem
-from kefu.http.models import TransferBody
+from kefu.http.models import MessageOut, TransferBody
 from kefu.http.openapi import doc
 from kefu.persistence.history import History, session_view, statistics
 
@@ -54,24 +54,10 @@ class SessionDetailOut(BaseModel):
     statistics: DetailStatisticsOut
 
 
-class SessionMessageOut(BaseModel):
+class SessionMessageOut(MessageOut):
     """A stored message, or (``include_system``) a session event as a message from
     ``system`` with ``content_type`` "System", ``seq`` null and the raw ``event``."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    from_: str = Field(alias="from")
-    to: str | None = None
-    content: str
-    content_type: str
-    timestamp: str | None = None
-    url: str | None = None
-    session_id: str | None = None
-    seq: int | None = None
-    client_msg_id: str | None = None
-    deleted: bool | None = None
-    deleted_at: str | None = None
     event: dict[str, Any] | None = None
 
 
