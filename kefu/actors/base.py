@@ -47,7 +47,8 @@ class SupervisedActor(pykka.ThreadingActor):
         """Read this actor's snapshot from Redis (its own thread)."""
 
     def handle_message(self, msg: Any) -> Any:
-        raise NotImplementedError
+        """One ``match`` over the message types (subclasses); unknown ones are refused."""
+        return Rejected(status=400, reason="bad_request")
 
     # --- pykka hooks ----------------------------------------------------------------
 
