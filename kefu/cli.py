@@ -1,5 +1,5 @@
 """The ``kefu`` command: ``serve``, ``create-user``, ``actors list|restart``, ``backup``,
-``restore FILE``.
+``restore FILE``, ``bench``.
 
 Admin subcommands talk to a running server over its REST API, logging in with
 ``KEFU_DATA_DIR/admin-credentials`` (or ``--user``/``--password``); ``restore`` works on
@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("restore", help="restore a backup file straight into Redis "
                         "(KEFU_REDIS_URL or the embedded one); the server must be stopped")
     rs.add_argument("file")
+    from kefu.bench.suite import build_parser as bench_parser  # noqa: PLC0415
+
+    bench_parser(sub.add_parser("bench", help="run the benchmark scenarios (relay, baseline) "
+                                "against fresh servers; same as scripts/bench"))
     return parser
 
 
@@ -106,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         url = args.url or f"ws://{settings.host}:{settings.port}/ws"
         return ws_main(url, args.token, args.send, args.seconds, args.follow)
+    if args.command == "bench":
+        from kefu.bench.suite import main as bench_main  # noqa: PLC0415
+
+        return bench_main(args=args)
     if args.command == "restore":
         from kefu.restore import main as restore_main  # noqa: PLC0415
 
