@@ -78,8 +78,14 @@ async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        # A plain handler, not loop.add_signal_handler: under load the loop's self-pipe
+        # can be full, and asyncio then loses the signal byte (seen: SIGTERM ignored).
+        loop.call_soon_threadsafe(stop_event.set)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_event.set)
+        signal.signal(sig, on_signal)
 
     async with AsyncExitStack() as stack:
         url = settings.redis_url

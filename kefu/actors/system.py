@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -81,10 +82,14 @@ class ActorSystem:
         """Sessions and agents first, then the dispatcher, then the supervisor."""
         self.rt.registry.closed.set()
         handles = self.rt.registry.all()
+        deadline = time.monotonic() + 20  # one budget for all, not a timeout per actor
         for kind in ("session", "agent", "dispatcher"):
-            for handle in handles:
-                if handle.kind == kind:
-                    handle.stop()
+            futures = [f for h in handles if h.kind == kind and (f := h.stop()) is not None]
+            for future in futures:
+                try:
+                    future.get(timeout=max(deadline - time.monotonic(), 0.01))
+                except (pykka.Timeout, pykka.ActorDeadError):
+                    pass
         if self.rt.supervisor is not None:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
                 self.rt.supervisor.stop(block=True, timeout=5)

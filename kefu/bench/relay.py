@@ -44,8 +44,8 @@ def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KEFU_PORT": str(port), "KEFU_DATA_DIR": str(data_dir),
            "KEFU_ADMIN_PASSWORD": "bench", "KEFU_GUEST_RATE_PER_MINUTE": "1000000"}
     kefu = str(Path(sys.executable).parent / "kefu")
-    proc = subprocess.Popen([kefu, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps it open
+    proc = subprocess.Popen([kefu, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -55,9 +55,12 @@ def children(pid: int) -> list[int]:
 def stop_server(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     """SIGTERM, then SIGKILL (and its redis-server child) if it has not exited in time."""
     kids = children(proc.pid)
+    started = time.monotonic()
     proc.terminate()
     try:
         proc.wait(timeout)
+        print(f"  server exited {time.monotonic() - started:.1f} s after SIGTERM",
+              file=sys.stderr)
     except subprocess.TimeoutExpired:
         print(f"  server pid {proc.pid} still running {timeout:g} s after SIGTERM: killed",
               file=sys.stderr)

@@ -8,6 +8,7 @@ traffic sends every missed message exactly once.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 from collections.abc import Iterable
@@ -88,6 +89,9 @@ class Hub:
         self.conns: dict[int, Conn] = {}
         self.by_user: dict[str, set[int]] = {}
         self._ids = itertools.count(1)
+        self._pending: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
         self._counts_lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
@@ -147,22 +151,41 @@ class Hub:
             conn.socket.close(code, reason)
 
     # --- any thread (the Outbox) ----------------------------------------------------
+    # Frames from other threads go into one FIFO; a single loop callback drains it. One
+    # wake-up of the loop per burst instead of one per frame (each ``add_callback`` writes
+    # to the loop's self-pipe, which fills under load).
+
+    def _post(self, fn: Any, *args: Any) -> None:
+        self._pending.append((fn, args))
+        with self._pending_lock:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self.loop.add_callback(self._drain)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            self._drain_scheduled = False
+        pending = self._pending
+        while pending:
+            fn, args = pending.popleft()
+            fn(*args)
 
     def to_conn(self, conn_id: int | None, frame: bytes, sid: str | None = None,
                 seq: int | None = None) -> None:
         """Thread-safe."""
         if conn_id is not None:
-            self.loop.add_callback(self._to_conn, conn_id, frame, sid, seq)
+            self._post(self._to_conn, conn_id, frame, sid, seq)
 
     def to_users(self, user_ids: Iterable[str], frame: bytes,
                  exclude_conn: int | None = None) -> None:
         """Thread-safe."""
-        self.loop.add_callback(self._to_users, tuple(user_ids), frame, exclude_conn)
+        self._post(self._to_users, tuple(user_ids), frame, exclude_conn)
 
     def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
                 exclude_conn: int | None = None) -> None:
         """Thread-safe."""
-        self.loop.add_callback(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
+        self._post(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
 
     def connection_counts(self) -> dict[str, int]:
         """Live connections per user. Thread-safe (a restarted dispatcher reads it)."""
