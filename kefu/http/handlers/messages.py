@@ -62,8 +62,8 @@ class MessageListQuery(Query):
     end_date: DateText | None = absent()
 
 
-class SearchBody(Body):
-    """4.3: a case-insensitive substring of ``content`` plus the filters of 4.1."""
+class MessageFilters(Body):
+    """The filters shared by search (4.3) and export (4.4)."""
 
     keyword: Keyword | None = None
     session_id: SessionIdText | None = None
@@ -72,20 +72,18 @@ class SearchBody(Body):
     content_type: ContentTypeName | None = None
     start_date: DateText | None = None
     end_date: DateText | None = None
+
+
+class SearchBody(MessageFilters):
+    """4.3: a case-insensitive substring of ``content`` plus the filters of 4.1."""
+
     page: Page = 1
     limit: Limit = 20
 
 
-class ExportBody(Body):
+class ExportBody(MessageFilters):
     """4.4: the filters of 4.3 (no pagination: everything that matches) and a format."""
 
-    keyword: Keyword | None = None
-    session_id: SessionIdText | None = None
-    from_user: UserId | None = None
-    to_user: UserId | None = None
-    content_type: ContentTypeName | None = None
-    start_date: DateText | None = None
-    end_date: DateText | None = None
     format: Literal["json", "csv", "ndjson"] = "json"
 
 
