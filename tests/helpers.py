@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,34 @@ class Monitor:
 
     def names(self, db: int) -> set[str]:
         return {c.split(" ", 1)[0].upper() for d, c in self.commands if d == db}
+
+
+@dataclass
+class Pair:
+    """A kefu and a kehu connected over WebSockets, in one active session."""
+
+    kefu_id: str
+    kefu: Api
+    k: WS
+    kehu_id: str
+    kehu: Api
+    c: WS
+    sid: str
+
+    def close(self) -> None:
+        self.c.close()
+        self.k.close()
+
+
+def open_pair(server: ServerProcess, admin: Api) -> Pair:
+    """A new kefu and guest, both connected; the guest asks for service and is assigned."""
+    kefu_id, kefu = admin.create_kefu()
+    k = WS(server.ws_url, kefu.token)
+    k.expect("hello")
+    kehu_id, kehu = admin.guest()
+    c = WS(server.ws_url, kehu.token)
+    c.expect("hello")
+    c.send(type="request_service")
+    sid = c.expect("assigned")["session"]["session_id"]
+    k.expect("assigned")
+    return Pair(kefu_id, kefu, k, kehu_id, kehu, c, sid)

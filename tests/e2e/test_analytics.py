@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, open_pair
 
 PAIRS, ROUNDS, KEHU_PER_ROUND, KEFU_PER_ROUND = 2, 15, 3, 2
 COUNT_FIELDS = ("messages", "kefu_messages", "kehu_messages", "responses")
@@ -43,18 +43,10 @@ def traffic(server: ServerProcess) -> Any:
     admin = Api.login(server.base, "admin", "admin-pass")
     t = Traffic()
     for _ in range(PAIRS):
-        kefu_id, kefu = admin.create_kefu()
-        k = WS(server.ws_url, kefu.token)
-        k.expect("hello")
-        kehu_id, kehu = admin.guest()
-        c = WS(server.ws_url, kehu.token)
-        c.expect("hello")
-        c.send(type="request_service")
-        sid = c.expect("assigned")["session"]["session_id"]
-        k.expect("assigned")
-        t.kefu.append((kefu_id, kefu, k))
-        t.kehu.append((kehu_id, kehu, c))
-        t.sids.append(sid)
+        p = open_pair(server, admin)
+        t.kefu.append((p.kefu_id, p.kefu, p.k))
+        t.kehu.append((p.kehu_id, p.kehu, p.c))
+        t.sids.append(p.sid)
     for r in range(ROUNDS):  # each round: a kehu turn, then the kefu's answer
         for p in range(PAIRS):
             c, k = t.kehu[p][2], t.kefu[p][2]

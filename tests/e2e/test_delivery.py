@@ -3,20 +3,12 @@ resume after a reconnect, and messages kept while a kehu waits."""
 
 from __future__ import annotations
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, open_pair
 
 
 def _pair(server: ServerProcess, admin: Api) -> tuple[str, Api, WS, str, Api, WS, str]:
-    kefu_id, kefu = admin.create_kefu()
-    k = WS(server.ws_url, kefu.token)
-    k.expect("hello")
-    kehu_id, kehu = admin.guest()
-    c = WS(server.ws_url, kehu.token)
-    c.expect("hello")
-    c.send(type="request_service")
-    sid = c.expect("assigned")["session"]["session_id"]
-    k.expect("assigned")
-    return kefu_id, kefu, k, kehu_id, kehu, c, sid
+    p = open_pair(server, admin)
+    return p.kefu_id, p.kefu, p.k, p.kehu_id, p.kehu, p.c, p.sid
 
 
 def test_dedup_of_resends(server: ServerProcess, admin: Api) -> None:

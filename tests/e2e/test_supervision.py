@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, open_pair
 
 
 def _session(server: ServerProcess, admin: Api) -> tuple[Api, WS, WS, str]:
-    kefu_id, kefu = admin.create_kefu()
-    k = WS(server.ws_url, kefu.token)
-    k.expect("hello")
-    _, kehu = admin.guest()
-    c = WS(server.ws_url, kehu.token)
-    c.expect("hello")
-    c.send(type="request_service")
-    sid = c.expect("assigned")["session"]["session_id"]
-    return kefu, k, c, sid
+    p = open_pair(server, admin)
+    return p.kefu, p.k, p.c, p.sid
 
 
 def _actor(admin: Api, actor_id: str) -> dict:
