@@ -40,3 +40,12 @@ def sockets() -> Iterator[list[WS]]:
     yield opened
     for ws in opened:
         ws.close()
+
+
+@pytest.fixture()
+def spawned() -> Iterator[list[ServerProcess]]:
+    """Servers a test starts itself (append them): stopped afterwards, even on failure."""
+    servers: list[ServerProcess] = []
+    yield servers
+    for srv in servers:
+        srv.stop()

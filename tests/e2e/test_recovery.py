@@ -19,9 +19,11 @@ def _redis_pid(data_dir: Path) -> int:
 
 
 @pytest.mark.slow
-def test_kill9_server_and_redis_during_traffic(tmp_path: Path) -> None:
+def test_kill9_server_and_redis_during_traffic(tmp_path: Path,
+                                               spawned: list[ServerProcess]) -> None:
     data = tmp_path / "srv"
     srv = ServerProcess(data, KEFU_AGENT_GRACE_SECONDS="30").start()
+    spawned.append(srv)
     admin = Api.login(srv.base, "admin", "admin-pass")
     kefu_id, kefu = admin.create_kefu(max_sessions=1)
     k = WS(srv.ws_url, kefu.token)
@@ -69,6 +71,7 @@ def test_kill9_server_and_redis_during_traffic(tmp_path: Path) -> None:
     assert len(acked) >= 200
 
     srv2 = ServerProcess(data, port=srv.port, KEFU_AGENT_GRACE_SECONDS="30").start()
+    spawned.append(srv2)
     admin = Api.login(srv2.base, "admin", "admin-pass")
     # every acked message is stored, exactly once, with seq gap-free
     page = admin.ok("GET", f"/api/sessions/{sid}/messages", params={"limit": 200})
@@ -107,7 +110,6 @@ def test_kill9_server_and_redis_during_traffic(tmp_path: Path) -> None:
     assert k2.expect("resumed", timeout=20)["count"] == len(sent)
     for ws in (c2, k2):
         ws.close()
-    srv2.stop()
 
 
 def test_sigterm_tells_clients_and_exits_zero(fresh_server: ServerProcess) -> None:
