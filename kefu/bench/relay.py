@@ -30,12 +30,18 @@ def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     kefu = str(Path(sys.executable).parent / "kefu")
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps it open
     proc = subprocess.Popen([kefu, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    return wait_healthy(proc, port, 30, "server")
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float,
+                 what: str) -> subprocess.Popen[bytes]:
+    """Poll ``/api/system/health`` of a child server until it answers (else kill it)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health", timeout=1)  # noqa: S310
             return proc
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.05)  # a child process starting up, not an actor
     proc.kill()
-    raise RuntimeError("server did not start")
+    raise RuntimeError(f"{what} did not start")

@@ -19,13 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kefu.bench.loadgen import Pool
-from kefu.bench.relay import _post, start_server
+from kefu.bench.relay import _post, start_server, wait_healthy
 from kefu.bench.stats import Histogram, merge_all, planned_sends, split_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,15 +76,7 @@ def start_baseline(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "baseline_relay.py"),
                              "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health", timeout=1)  # noqa: S310
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("baseline relay did not start")
+    return wait_healthy(proc, port, 20, "baseline relay")
 
 
 def kefu_tokens(port: int, pairs: int) -> tuple[list[str], list[str]]:

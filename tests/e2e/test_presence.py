@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, open_pair
 
 
 def test_every_tab_of_a_user_gets_its_events(server: ServerProcess, admin: Api) -> None:
@@ -44,14 +44,8 @@ def test_idle_session_ends_by_itself(tmp_path: Path) -> None:
                         KEFU_SESSION_TICK_EVERY="1").start()
     try:
         admin = Api.login(srv.base, "admin", "admin-pass")
-        _, kefu = admin.create_kefu()
-        k = WS(srv.ws_url, kefu.token)
-        k.expect("hello")
-        _, kehu = admin.guest()
-        c = WS(srv.ws_url, kehu.token)
-        c.expect("hello")
-        c.send(type="request_service")
-        sid = c.expect("assigned")["session"]["session_id"]
+        pair = open_pair(srv, admin)
+        c, k, sid = pair.c, pair.k, pair.sid
         ended = c.expect("session_ended", timeout=10)
         assert ended["session_id"] == sid and ended["reason"] == "idle"
         assert k.expect("session_ended")["reason"] == "idle"

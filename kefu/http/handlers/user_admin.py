@@ -18,6 +18,7 @@ from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.kefu_views import slot_of
 from kefu.http.handlers.queries import PageInfo, UserListQuery, page_info, parse_query
 from kefu.http.handlers.users import UserHandler as UserDetailHandler
+from kefu.http.handlers.users import require_self_or_admin
 from kefu.http.models import Body, Name, Password, UserOut
 from kefu.http.openapi import doc
 from kefu.http.websocket import CLOSE_UNAUTHORIZED
@@ -149,10 +150,7 @@ class UserHandler(UserAdminBase, UserDetailHandler):
                      "(max_sessions → 403; another user → 403 for a kefu, 404 for a kehu).")
     async def put(self, user_id: str) -> None:
         me = await self.authenticate()
-        if me.user_type is not UserType.ADMIN and me.id != user_id:
-            if me.user_type is UserType.KEHU:
-                raise ApiError(404, "user_not_found")
-            raise ApiError(403, "forbidden")
+        require_self_or_admin(me, user_id)
         body = self.parse(UpdateUserBody)
         if me.user_type is not UserType.ADMIN and body.max_sessions is not None:
             raise ApiError(403, "forbidden")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kefu.actors.messages import RegisterAgent, SetAgentStatus
-from kefu.domain import UserType
+from kefu.domain import User, UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import CreateUserBody, StatusBody, UserCreatedOut, UserStatusOut
 from kefu.http.openapi import doc
@@ -32,10 +32,7 @@ class UserCreateHandler(BaseHandler):
 class UserHandler(BaseHandler):
     async def get(self, user_id: str) -> None:
         me = await self.authenticate()
-        if me.user_type is not UserType.ADMIN and me.id != user_id:
-            if me.user_type is UserType.KEHU:
-                raise ApiError(404, "user_not_found")
-            raise ApiError(403, "forbidden")
+        require_self_or_admin(me, user_id)
         user = await self.state.bridge.run_io(self.state.users.get, user_id)
         if user is None:
             raise ApiError(404, "user_not_found")
@@ -67,3 +64,12 @@ class UserStatusHandler(BaseHandler):
         result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: SetAgentStatus(
             kefu_id=user_id, status=body.status, reply=reply))
         self.ok("status_updated", self.result(result, "status_updated"))
+
+
+def require_self_or_admin(me: User, user_id: str) -> None:
+    """Admin: anyone. Others: only themselves (another user: 404 for a kehu, which must
+    not learn who exists; 403 for a kefu)."""
+    if me.user_type is not UserType.ADMIN and me.id != user_id:
+        if me.user_type is UserType.KEHU:
+            raise ApiError(404, "user_not_found")
+        raise ApiError(403, "forbidden")
