@@ -1,0 +1,215 @@
+"""The server under test as a child process: start, ``kill -9``, restart on the same data
+directory, and the same for its embedded ``redis-server`` (found by its pidfile).
+
+Only the standard library: ``scripts/chaos`` runs with the base install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KEFU_BIN = str(Path(sys.executable).parent / "kefu")
+ADMIN_PASSWORD = "drill-admin"
+# The drills measure the delivery promise, not the abuse limits: per-kehu message limits
+# off, cheap password hashing for throwaway users, agents kept through an outage.
+DRILL_ENV = {"KEFU_KEHU_MSG_RATE_PER_MINUTE": "0", "KEFU_GUEST_RATE_PER_MINUTE": "1000000",
+             "KEFU_SCRYPT_N": "1024", "KEFU_AGENT_GRACE_SECONDS": "600"}
+
+
+def _die_with_parent() -> None:  # child side of fork: SIGTERM when the drill dies
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def health(base: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    """``GET /api/system/health`` → (status, data); (0, {}) when nothing answers."""
+    try:
+        with urllib.request.urlopen(base + "/api/system/health", timeout=timeout) as r:  # noqa: S310
+            return r.status, json.loads(r.read())["data"]
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(ValueError, KeyError):
+            return exc.code, json.loads(exc.read())["data"]
+        return exc.code, {}
+    except OSError:
+        return 0, {}
+
+
+def wait_health(base: str, want: int, timeout: float) -> float:
+    """Poll health until it answers ``want``; returns the seconds it took (raises after
+    ``timeout``). Polling a child process over HTTP, not waiting on an actor."""
+    started = time.monotonic()
+    while True:
+        status, _ = health(base, timeout=1.0)
+        if status == want:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"health did not become {want} within {timeout}s (last {status})")
+        time.sleep(0.02)
+
+
+@dataclass
+class DrillServer:
+    """``kefu serve`` with its embedded Redis (AOF everysec) in ``data_dir``."""
+
+    data_dir: Path
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    redis_proc: subprocess.Popen[bytes] | None = None  # a redis-server the drill restarted
+    redis_cmdline: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 30.0) -> float:
+        """Start the server and wait until it answers; returns the start-up seconds."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KEFU_DATA_DIR": str(self.data_dir), "KEFU_PORT": str(self.port),
+               "KEFU_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.env}
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps it
+        started = time.monotonic()
+        self.proc = subprocess.Popen([KEFU_BIN, "serve"], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        while True:
+            if self.proc.poll() is not None:
+                tail = (self.data_dir / "server.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited ({self.proc.returncode}): {tail}")
+            if health(self.base, timeout=1.0)[0] in (200, 503):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)  # a child process starting up
+
+    # --- the server ----------------------------------------------------------------
+
+    def kill9(self) -> None:
+        """SIGKILL the server (its embedded Redis gets SIGTERM from PR_SET_PDEATHSIG)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait; SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def stop(self) -> None:
+        """Stop everything this drill started (server, and a Redis it restarted)."""
+        self.terminate()
+        if self.redis_proc is not None and self.redis_proc.poll() is None:
+            self.redis_proc.terminate()
+            try:
+                self.redis_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.redis_proc.kill()
+
+    # --- its Redis -----------------------------------------------------------------
+
+    def redis_pid(self) -> int:
+        return int((self.data_dir / "redis" / "redis.pid").read_text().strip())
+
+    def redis_socket(self) -> str:
+        """The unix socket of the embedded Redis. redis-server rewrites its process title
+        to ``… unixsocket:<path>``; the arguments it was started with are gone."""
+        if self.redis_cmdline:
+            return self.redis_cmdline[self.redis_cmdline.index("--unixsocket") + 1]
+        title = Path(f"/proc/{self.redis_pid()}/cmdline").read_bytes().decode()
+        for part in title.replace("\0", " ").split():
+            if part.startswith("unixsocket:"):
+                return part.split(":", 1)[1]
+        raise RuntimeError(f"no unix socket in the redis-server title {title!r}")
+
+    def _capture_redis_args(self) -> list[str]:
+        """How to start this Redis again: its binary and its live configuration."""
+        from kefu.persistence.embedded import find_redis_server  # noqa: PLC0415
+
+        r = self.redis_client()
+        try:
+            conf = {k: r.config_get(k).get(k, "") for k in (
+                "dir", "unixsocket", "unixsocketperm", "appendonly", "appendfsync", "save",
+                "pidfile", "logfile", "appenddirname", "appendfilename")}
+        finally:
+            r.close()
+        args = [find_redis_server(), "--port", "0", "--daemonize", "no"]
+        for key, value in conf.items():
+            if value != "" or key == "save":
+                args += [f"--{key}", value]
+        return args
+
+    def kill9_redis(self, restartable: bool = True) -> None:
+        """SIGKILL the embedded redis-server (remembering how it was configured, so that
+        :meth:`restart_redis` can start it again)."""
+        pid = self.redis_pid()
+        if restartable:
+            self.redis_cmdline = self._capture_redis_args()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                break  # a zombie of the server: gone for our purposes
+            time.sleep(0.01)  # the kernel reaping a killed process
+
+    def restart_redis(self, timeout: float = 15.0) -> None:
+        """Start redis-server again with the same arguments (same AOF, same socket), as an
+        operator or a service manager would; the kefu server must reconnect by itself."""
+        import redis  # noqa: PLC0415
+
+        assert self.redis_cmdline, "kill9_redis first"
+        self.redis_proc = subprocess.Popen(self.redis_cmdline, stdin=subprocess.DEVNULL,  # noqa: S603
+                                           preexec_fn=_die_with_parent)  # noqa: PLW1509
+        client = redis.Redis(unix_socket_path=self.redis_socket(), socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError("redis-server did not come back")
+                time.sleep(0.01)  # a child process loading its AOF
+        finally:
+            client.close()
+
+    def redis_client(self) -> Any:
+        """A client of the server's Redis (for checks: the drill reads, never writes)."""
+        import redis  # noqa: PLC0415
+
+        return redis.Redis(unix_socket_path=self.redis_socket(), decode_responses=True)
