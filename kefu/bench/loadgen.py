@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from kefu.bench.server import raise_nofile
 from kefu.bench.stats import Histogram, open_loop_schedule
 
 ACK_TIMEOUT = 10.0
@@ -233,6 +234,7 @@ class _Worker:
 
 def _worker_main(conn: Connection, url: str, agent_tokens: list[str],
                  guest_tokens: list[str], lo: int, hi: int) -> None:
+    raise_nofile()  # thousands of sockets per worker in the connections scenario
     worker = _Worker(url, agent_tokens, guest_tokens, lo, hi)
     asyncio.run(worker.serve(conn))
 
