@@ -8,12 +8,11 @@ and ``resume`` is served from Redis through the executor.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
 import orjson
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from kefu.actors.messages import (
     AgentMessage,
@@ -30,6 +29,7 @@ from kefu.actors.messages import (
 from kefu.actors.runtime import frame
 from kefu.domain import User, UserType, iso, now, split_session_id
 from kefu.http.connections import Conn
+from kefu.http.frames import write_text
 from kefu.http.state import AppState
 from kefu.http.wire import (
     FrameError,
@@ -43,6 +43,7 @@ from kefu.http.wire import (
     TypingFrame,
     parse_frame,
 )
+from kefu.http.ws_guard import message_allowed, origin_allowed
 from kefu.persistence.redis import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class ChatSocket(WebSocketHandler):
         self.before_hello: list[bytes] | None = []  # frames held until hello is out
 
     def check_origin(self, origin: str) -> bool:
-        return True  # token auth, not cookies: cross-origin widgets are expected
+        """Browsers only from this host or KEFU_ALLOWED_ORIGINS (else 403; ws_guard.py)."""
+        return origin_allowed(origin, self.request.host, self.state.settings.allowed_origins)
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         header = self.request.headers.get("Authorization", "")
@@ -124,8 +126,7 @@ class ChatSocket(WebSocketHandler):
         if self.before_hello is not None:
             self.before_hello.append(data)
             return
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(data)
+        write_text(self, data)
 
     def error(self, code: str, message: str, ref: str | None = None,
               details: dict[str, str] | None = None) -> None:
@@ -146,6 +147,9 @@ class ChatSocket(WebSocketHandler):
             return
         match parsed:
             case MessageFrame():
+                if self.user.user_type is UserType.KEHU and not await message_allowed(
+                        self, self.user.id, parsed.client_msg_id):
+                    return  # rate-limited: an error frame, no ack (ws_guard.py)
                 self._on_chat(parsed)
             case ReadFrame():
                 if self._own_session(parsed.session_id, None):
