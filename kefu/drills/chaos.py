@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,25 +128,52 @@ async def _kill_and_restart(srv: DrillServer, cfg: ChaosConfig, rng: random.Rand
     res.events.append("server restarted")
 
 
+@dataclass
+class Crowd:
+    """Connected clients: agents by id, customers, and the (session, kehu, kefu) pairs."""
+
+    agents: dict[str, DrillClient]
+    customers: list[DrillClient]
+    pairs: list[tuple[str, DrillClient, DrillClient]]
+    tasks: list[asyncio.Future[None]]
+
+    @property
+    def clients(self) -> list[DrillClient]:
+        return [*self.agents.values(), *self.customers]
+
+    async def close(self) -> None:
+        for c in self.clients:
+            await c.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def connect_crowd(ws_url: str, kefu: list[tuple[str, str]], kehu: list[tuple[str, str]],
+                        rng: random.Random) -> Crowd:
+    """Connect the agents, then the customers; each customer asks for service and is
+    assigned (there must be room for all)."""
+    agents = {kid: DrillClient(ws_url, tok, kid, "kefu", random.Random(rng.random()))
+              for kid, tok in kefu}
+    customers = [DrillClient(ws_url, tok, uid, "kehu", random.Random(rng.random()))
+                 for uid, tok in kehu]
+    crowd = Crowd(agents, customers, [], [])
+    crowd.tasks = [asyncio.ensure_future(c.run()) for c in crowd.clients]
+    await asyncio.wait_for(asyncio.gather(*(a.connected.wait() for a in agents.values())), 30)
+    for c in customers:
+        await asyncio.wait_for(c.connected.wait(), 30)
+        c.frame(type="request_service")
+    await asyncio.wait_for(asyncio.gather(*(c.assigned.wait() for c in customers)), 30)
+    for c in customers:
+        (sid,) = c.sessions
+        crowd.pairs.append((sid, c, agents[sid.split(":")[1]]))
+    return crowd
+
+
 async def _traffic(srv: DrillServer, cfg: ChaosConfig, kefu: list[tuple[str, str]],
                    kehu: list[tuple[str, str]], res: RunResult) -> None:
     rng = random.Random(cfg.seed)
-    agents = {kid: DrillClient(srv.ws_url, tok, kid, "kefu", random.Random(rng.random()))
-              for kid, tok in kefu}
-    customers = [DrillClient(srv.ws_url, tok, uid, "kehu", random.Random(rng.random()))
-                 for uid, tok in kehu]
-    clients = [*agents.values(), *customers]
-    tasks = [asyncio.ensure_future(c.run()) for c in clients]
+    crowd = await connect_crowd(srv.ws_url, kefu, kehu, rng)
+    clients, pairs = crowd.clients, crowd.pairs
     try:
-        await asyncio.wait_for(asyncio.gather(*(a.connected.wait() for a in agents.values())), 30)
-        for c in customers:
-            await asyncio.wait_for(c.connected.wait(), 30)
-            c.frame(type="request_service")
-        await asyncio.wait_for(asyncio.gather(*(c.assigned.wait() for c in customers)), 30)
-        pairs = []  # (session id, kehu client, kefu client)
-        for c in customers:
-            (sid,) = c.sessions
-            pairs.append((sid, c, agents[sid.split(":")[1]]))
         duration = cfg.messages / cfg.rate
         res.kill_at = rng.uniform(0.15, 0.85) * duration
         attempted: set[str] = set()
@@ -165,10 +193,8 @@ async def _traffic(srv: DrillServer, cfg: ChaosConfig, kefu: list[tuple[str, str
             else:
                 c.send(cmid, f"客户消息 {i}")
         await killer
-        await _settle(srv, clients, [p[0] for p in pairs], cfg.settle_seconds)
-        for c in clients:
-            await c.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await settle(srv.redis_client, clients, [p[0] for p in pairs], cfg.settle_seconds)
+        await crowd.close()
         loop = asyncio.get_running_loop()
         r = srv.redis_client()
         try:
@@ -177,7 +203,7 @@ async def _traffic(srv: DrillServer, cfg: ChaosConfig, kefu: list[tuple[str, str
         finally:
             r.close()
     finally:
-        for t in tasks:
+        for t in crowd.tasks:
             t.cancel()
 
 
@@ -186,9 +212,10 @@ async def _at(when: float, coro: Any) -> None:
     await coro
 
 
-async def _settle(srv: DrillServer, clients: list[DrillClient], sids: list[str],
-                  timeout: float) -> None:
-    """Wait (bounded) until every message is acked and delivered to both participants."""
+async def settle(open_redis: Callable[[], Any], clients: list[DrillClient], sids: list[str],
+                 timeout: float) -> None:
+    """Wait (bounded) until every message is acked and delivered to both participants
+    (the last ``seq`` of each session read from Redis once everything is acked)."""
     deadline = time.monotonic() + timeout
     loop = asyncio.get_running_loop()
     for c in clients:
@@ -199,7 +226,7 @@ async def _settle(srv: DrillServer, clients: list[DrillClient], sids: list[str],
             await asyncio.wait_for(c.idle.wait(), left)
         except TimeoutError:
             return
-    r = srv.redis_client()
+    r = open_redis()
     try:
         def last_seqs() -> dict[str, int]:
             return {sid: len(stored_messages(r, Keys(), sid)[0]) for sid in sids}

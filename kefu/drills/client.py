@@ -59,6 +59,8 @@ class DrillClient:
         self.ws: WebSocketClientConnection | None = None
         self.pending: dict[str, Pending] = {}  # insertion order = first send order
         self.acks: dict[str, dict[str, Any]] = {}
+        self.first_sent: dict[str, float] = {}  # cmid → monotonic time of its first send
+        self.acked_at: dict[str, float] = {}  # cmid → monotonic time of its first ack
         self.seen: dict[str, set[int]] = collections.defaultdict(set)
         self.conn_seen: dict[str, set[int]] = collections.defaultdict(set)
         self.sessions: set[str] = set()
@@ -79,6 +81,7 @@ class DrillClient:
         if session_id is not None:
             frame["session_id"] = session_id
         self.pending[cmid] = Pending(frame)
+        self.first_sent[cmid] = time.monotonic()
         self.idle.clear()
         self._write(cmid)
 
@@ -188,6 +191,7 @@ class DrillClient:
         kind = f.get("type")
         if kind == "ack":
             cmid, m = f["client_msg_id"], f["message"]
+            self.acked_at.setdefault(cmid, time.monotonic())
             first = self.acks.setdefault(cmid, m)
             if first["id"] != m["id"]:
                 self.fig.ack_mismatch += 1

@@ -41,6 +41,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def redis_socket_of(data_dir: Path) -> str:
+    """The unix socket of the embedded Redis of a server running on ``data_dir``.
+
+    redis-server rewrites its process title to ``… unixsocket:<path>`` (the arguments it
+    was started with are gone), and the socket may live in a short temp dir when the data
+    dir's path is too long for a unix socket."""
+    pid = int((data_dir / "redis" / "redis.pid").read_text().strip())
+    title = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    for part in title.replace("\0", " ").split():
+        if part.startswith("unixsocket:"):
+            return part.split(":", 1)[1]
+    raise RuntimeError(f"no unix socket in the redis-server title {title!r}")
+
+
 def health(base: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
     """``GET /api/system/health`` → (status, data); (0, {}) when nothing answers."""
     try:
@@ -144,15 +158,10 @@ class DrillServer:
         return int((self.data_dir / "redis" / "redis.pid").read_text().strip())
 
     def redis_socket(self) -> str:
-        """The unix socket of the embedded Redis. redis-server rewrites its process title
-        to ``… unixsocket:<path>``; the arguments it was started with are gone."""
+        """The unix socket of its Redis (the one the drill restarted, if it did)."""
         if self.redis_cmdline:
             return self.redis_cmdline[self.redis_cmdline.index("--unixsocket") + 1]
-        title = Path(f"/proc/{self.redis_pid()}/cmdline").read_bytes().decode()
-        for part in title.replace("\0", " ").split():
-            if part.startswith("unixsocket:"):
-                return part.split(":", 1)[1]
-        raise RuntimeError(f"no unix socket in the redis-server title {title!r}")
+        return redis_socket_of(self.data_dir)
 
     def _capture_redis_args(self) -> list[str]:
         """How to start this Redis again: its binary and its live configuration."""
