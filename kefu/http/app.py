@@ -10,11 +10,13 @@ from tornado.web import Application, RequestHandler
 from kefu.http.handlers import (
     admin,
     analytics,
+    audit,
     auth,
     docs,
     kefu,
     kefu_views,
     messages,
+    pages,
     redis_admin,
     session_list,
     sessions,
@@ -82,6 +84,8 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/redis/status", redis_admin.RedisStatusHandler, s),
         (r"/api/redis/flush", redis_admin.RedisFlushHandler, s),
         (r"/api/redis/keys", redis_admin.RedisKeysHandler, s),
+        # security (docs/security.md)
+        (r"/api/admin/audit", audit.AuditHandler, s),
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))
@@ -91,6 +95,7 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/docs/static/docs-init.js", docs.DocsInitHandler, {}),
         (r"/api/docs/static/(.*)", docs.DocsStaticHandler, {"path": swagger_static_dir()}),
     ]
+    table += pages.page_routes()  # /console, /console/admin, /chat (docs/ui.md)
     return table
 
 

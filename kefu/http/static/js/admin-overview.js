@@ -1,0 +1,143 @@
+// Dashboard overview: live figures (seed 5.1), charts of messages and response times per
+// hour over a chosen range (5.2), agents' workload (5.4) and the waiting queue (2.5).
+import { duration, h, mount } from "./dom.js";
+import { t } from "./i18n.js";
+import { barChart, lineChart } from "./charts.js";
+import { badge, panel, Poller, seconds, stat, table } from "./admin-ui.js";
+
+const DAY_MS = 86400000;
+
+export class OverviewSection {
+  constructor(api) {
+    this.api = api;
+    this.error = h("p", { class: "form-error", role: "alert" });
+    this.cards = h("div", { class: "stats" });
+    this.msgChart = h("div", { class: "chart" });
+    this.respChart = h("div", { class: "chart" });
+    this.chartNote = h("p", { class: "muted" });
+    this.msgTitle = h("figcaption");
+    this.respTitle = h("figcaption");
+    this.workload = h("div");
+    this.queue = h("div");
+    this.range = h("select", { "aria-label": t("admin.range") },
+      ["24h", "7d", "30d", "custom"].map((v) => h("option", { value: v }, t(`admin.range.${v}`))));
+    this.range.value = "24h";
+    const today = new Date().toISOString().slice(0, 10);
+    this.startDate = h("input", { type: "date", value: today, "aria-label": t("admin.start"), hidden: true });
+    this.endDate = h("input", { type: "date", value: today, "aria-label": t("admin.end"), hidden: true });
+    this.range.addEventListener("change", () => {
+      const custom = this.range.value === "custom";
+      this.startDate.hidden = !custom;
+      this.endDate.hidden = !custom;
+      this.charts.run();
+    });
+    for (const el of [this.startDate, this.endDate]) el.addEventListener("change", () => this.charts.run());
+    this.live = new Poller(() => this.loadLive(), 5000, this.error);
+    this.charts = new Poller(() => this.loadCharts(), 60000, this.error);
+  }
+
+  render() {
+    return h("div", { class: "section" }, this.error, this.cards,
+      panel(t("admin.charts"), h("div", {}, this.chartNote,
+        h("div", { class: "chart-grid" },
+          h("figure", {}, this.msgTitle, this.msgChart),
+          h("figure", {}, this.respTitle, this.respChart))),
+      this.range, this.startDate, this.endDate),
+      h("div", { class: "two-col" },
+        panel(t("admin.workload"), this.workload),
+        panel(t("admin.queue"), this.queue)));
+  }
+
+  start() {
+    this.live.start();
+    this.charts.start();
+  }
+
+  stop() {
+    this.live.stop();
+    this.charts.stop();
+  }
+
+  bounds() {
+    const now = Date.now();
+    switch (this.range.value) {
+      case "7d": return [new Date(now - 7 * DAY_MS).toISOString(), new Date(now).toISOString()];
+      case "30d": return [new Date(now - 30 * DAY_MS).toISOString(), new Date(now).toISOString()];
+      case "custom": return [this.startDate.value, this.endDate.value];
+      default: return [new Date(now - DAY_MS).toISOString(), new Date(now).toISOString()];
+    }
+  }
+
+  async loadLive() {
+    const [o, perf, waiting] = await Promise.all([
+      this.api.get("/api/analytics/overview"),
+      this.api.get("/api/analytics/performance"),
+      this.api.get("/api/kefu/waiting"),
+    ]);
+    mount(this.cards,
+      stat(t("admin.online_kefu"), `${o.online_kefu} / ${o.total_kefu}`, t("admin.online_kehu", { n: o.online_kehu }), "blue"),
+      stat(t("admin.waiting"), String(o.waiting_customers), null, o.waiting_customers ? "amber" : ""),
+      stat(t("admin.active_sessions"), String(o.active_sessions), t("admin.sessions_today", { n: o.sessions_today }), "green"),
+      stat(t("admin.messages_today"), String(o.messages_today), t("admin.messages_range", { n: o.total_messages })),
+      stat(t("admin.avg_response"), seconds(perf.avg_response_time_seconds), t("admin.responses", { n: perf.responses })),
+      stat(t("admin.satisfaction"), perf.avg_satisfaction ? perf.avg_satisfaction.toFixed(2) : "-",
+        t("admin.rated", { n: perf.rated_sessions })));
+    mount(this.workload, table(
+      [t("admin.col.agent"), t("admin.col.status"), t("admin.col.load"), t("admin.col.util"),
+        t("admin.col.avg_resp"), t("admin.col.satisfaction")],
+      perf.agents.map((a) => [
+        h("span", {}, h("strong", {}, a.name), h("br"), h("small", { class: "muted" }, a.kefu_id)),
+        badge(t(`status.${a.status}`), a.status),
+        `${a.active_sessions} / ${a.max_sessions}`,
+        utilBar(a.utilization_rate),
+        seconds(a.avg_response_time_seconds),
+        a.satisfaction ? `${a.satisfaction.toFixed(2)} (${a.ratings})` : "-",
+      ]), { label: t("admin.workload") }));
+    const now = Date.now() / 1000;
+    mount(this.queue, table(
+      [t("admin.col.pos"), t("admin.col.customer"), t("admin.col.priority"), t("admin.col.waited"), t("admin.col.note")],
+      waiting.waiting_customers.map((w) => [
+        String(w.position),
+        h("span", {}, w.customer_name, " ", h("small", { class: "muted" }, w.status === "Online" ? "●" : "○")),
+        badge(t(`prio.${w.priority}`), w.priority),
+        duration(now - w.waiting_since, t),
+        w.note || "",
+      ]), { label: t("admin.queue") }));
+  }
+
+  async loadCharts() {
+    const [start, end] = this.bounds();
+    const data = await this.api.get("/api/analytics/messages", { start_date: start, end_date: end });
+    const spanDays = (new Date(data.end_date) - new Date(data.start_date)) / DAY_MS;
+    const hourly = data.hourly && spanDays <= 7.01;
+    const rows = hourly
+      ? data.hourly.map((b) => ({ ...b, label: hourLabel(b.hour, spanDays > 1.01) }))
+      : data.daily.map((b) => ({ ...b, label: b.date.slice(5) }));
+    this.chartNote.textContent = t("admin.chart_range", {
+      start: new Date(data.start_date).toLocaleString(t("locale"), { hour12: false }),
+      end: new Date(data.end_date).toLocaleString(t("locale"), { hour12: false }),
+      total: data.totals.messages });
+    const unit = hourly ? "hour" : "day";
+    this.msgTitle.textContent = t(`admin.chart_msgs_${unit}`);
+    this.respTitle.textContent = t(`admin.chart_resp_${unit}`);
+    barChart(this.msgChart, rows.map((r) => ({ label: r.label, value: r.messages,
+      title: t("admin.tip_msgs", { label: r.label, n: r.messages, kefu: r.kefu_messages, kehu: r.kehu_messages }) })),
+    { label: t(`admin.chart_msgs_${unit}`) });
+    lineChart(this.respChart, rows.map((r) => ({ label: r.label, value: r.avg_response_time_seconds,
+      title: t("admin.tip_resp", { label: r.label, s: r.avg_response_time_seconds ?? "-", n: r.responses }) })),
+    { label: t(`admin.chart_resp_${unit}`) });
+  }
+}
+
+function hourLabel(iso, withDay) {
+  const d = new Date(iso);
+  const hh = `${String(d.getHours()).padStart(2, "0")}:00`;
+  return withDay ? `${d.getMonth() + 1}/${d.getDate()} ${hh}` : hh;
+}
+
+function utilBar(rate) {
+  const fill = h("span", { class: `util-fill${rate >= 100 ? " full" : rate >= 80 ? " high" : ""}` });
+  fill.style.width = `${Math.min(100, rate)}%`;
+  return h("span", { class: "util" }, h("span", { class: "util-track" }, fill),
+    h("span", { class: "util-text" }, `${rate}%`));
+}

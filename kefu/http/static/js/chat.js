@@ -1,0 +1,193 @@
+// The customer chat widget (/chat, also framed by /chat/embed.js): start as a guest,
+// queue position and estimated wait, the agent's name, typing and read marks, a 1–5
+// rating after the end. State and frames: chat-state.js.
+import { batched, duration, h, mount } from "./dom.js";
+import { applyLang, t } from "./i18n.js";
+import { openLinkDialog } from "./dialogs.js";
+import { renderTimeline } from "./timeline.js";
+import { ChatState } from "./chat-state.js";
+import { icon } from "./icons.js";
+
+const embedded = new URLSearchParams(location.search).has("embed");
+const root = document.getElementById("app");
+const state = new ChatState(() => draw());
+
+applyLang("chat.title");
+if (embedded) document.body.classList.add("embedded");
+
+// --- the skeleton (built once) ---------------------------------------------------------
+
+const subtitle = h("div", { class: "chat-sub", role: "status" });
+const pill = h("span", { class: "pill" });
+const banner = h("div", { class: "queue-banner", role: "status", "aria-live": "polite" });
+const timeline = h("ol", { class: "timeline", "aria-live": "polite", "aria-label": t("console.timeline") });
+const typingLine = h("div", { class: "typing-line", "aria-live": "polite" });
+const extra = h("div", { class: "chat-extra" });
+const input = h("textarea", { class: "composer-input", rows: 1, maxlength: 4000,
+  "aria-label": t("console.input"), placeholder: t("chat.placeholder") });
+const composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); sendInput(); } },
+  input,
+  h("button", { type: "button", class: "btn btn-icon", "aria-label": t("console.link_title"),
+    title: t("console.link_title"), onclick: () => openLinkDialog((c, ty, u) => state.send(c, ty, u)) }, icon("link")),
+  h("button", { type: "submit", class: "btn btn-primary" }, t("console.send")));
+const welcome = buildWelcome();
+
+input.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    sendInput();
+  }
+});
+input.addEventListener("input", () => {
+  if (input.value) state.typing();
+});
+document.addEventListener("visibilitychange", () => state.markRead());
+
+mount(root, h("div", { class: "widget" },
+  h("header", { class: "widget-head" },
+    h("span", { class: "avatar online", "aria-hidden": "true" }, "客"),
+    h("div", { class: "widget-who" }, h("h1", {}, t("chat.title")), subtitle),
+    pill,
+    embedded ? h("button", { type: "button", class: "btn btn-icon close-btn", "aria-label": t("chat.close"),
+      onclick: () => parent.postMessage({ kefu: "close" }, "*") }, "×") : null),
+  banner, welcome, timeline, typingLine, extra, composer));
+
+function sendInput() {
+  if (state.send(input.value)) input.value = "";
+}
+
+function buildWelcome() {
+  const name = h("input", { id: "guest-name", maxlength: 100, autocomplete: "name",
+    placeholder: t("chat.name_ph") });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const start = h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("chat.start"));
+  return h("form", { class: "welcome", onsubmit: async (ev) => {
+    ev.preventDefault();
+    start.disabled = true;
+    error.textContent = "";
+    try {
+      await state.startAsGuest(name.value.trim());
+      input.focus();
+    } catch (err) {
+      error.textContent = err.message;
+    } finally {
+      start.disabled = false;
+    }
+  } },
+  h("div", { class: "welcome-art" }, icon("chat", 48)),
+  h("h2", {}, t("chat.welcome")),
+  h("p", {}, t("chat.welcome_sub")),
+  h("label", { for: "guest-name" }, t("chat.name")), name, error, start);
+}
+
+// --- rendering -------------------------------------------------------------------------
+
+const draw = batched(() => {
+  const phase = state.phase;
+  welcome.hidden = phase !== "welcome";
+  for (const el of [timeline, typingLine, composer]) el.hidden = phase === "welcome";
+  pill.textContent = t(`conn.${state.link}`);
+  pill.className = `pill link-${state.link}`;
+  pill.hidden = phase === "welcome" || state.link === "open";
+  subtitle.textContent = subtitleText();
+  drawBanner();
+  drawExtra();
+  typingLine.textContent = state.typingUntil > Date.now() && state.kefu
+    ? t("typing", { name: state.kefu.name }) : "";
+  if (phase !== "welcome") renderTimeline(timeline, items());
+});
+
+function subtitleText() {
+  switch (state.phase) {
+    case "welcome": return t("chat.sub_welcome");
+    case "requesting": return t("chat.sub_requesting");
+    case "waiting": return t("chat.sub_waiting");
+    case "active": return state.kefu
+      ? t(state.kefuPresence === "offline" ? "chat.sub_agent_away" : "chat.sub_agent", { name: state.kefu.name })
+      : t("chat.sub_requesting");
+    default: return t("chat.sub_ended");
+  }
+}
+
+function drawBanner() {
+  const q = state.queue;
+  banner.hidden = state.phase !== "waiting" || !q;
+  if (banner.hidden) return;
+  mount(banner,
+    h("strong", { class: "queue-pos" }, t("chat.queue_pos", { n: q.position })),
+    h("span", {}, t("chat.queue_eta", { d: duration(q.estimated_wait_seconds, t) })));
+}
+
+function drawExtra() {
+  if (state.phase === "ended" && state.rateSid) {
+    if (!extra.querySelector(".rating")) mount(extra, ratingCard());
+  } else if (state.phase === "rated") {
+    if (!extra.querySelector(".rated")) {
+      mount(extra, h("div", { class: "rated card" }, h("p", {}, t("chat.thanks")),
+        h("button", { type: "button", class: "btn btn-primary", onclick: () => state.again() }, t("chat.again"))));
+    }
+  } else {
+    mount(extra);
+  }
+}
+
+function ratingCard() {
+  let score = 0;
+  const stars = [1, 2, 3, 4, 5].map((n) => h("button", {
+    type: "button", class: "star", role: "radio", "aria-checked": "false",
+    "aria-label": t("chat.stars", { n }), dataset: { score: n },
+    onclick: () => pick(n),
+  }, "★"));
+  const comment = h("textarea", { class: "rating-comment", rows: 2, maxlength: 1000,
+    placeholder: t("chat.comment_ph"), "aria-label": t("chat.comment_ph") });
+  const submit = h("button", { type: "submit", class: "btn btn-primary", disabled: true }, t("chat.rate_submit"));
+  function pick(n) {
+    score = n;
+    stars.forEach((s, i) => {
+      s.classList.toggle("on", i < n);
+      s.setAttribute("aria-checked", String(i + 1 === n));
+    });
+    submit.disabled = false;
+  }
+  return h("form", { class: "rating card", onsubmit: (ev) => {
+    ev.preventDefault();
+    if (score) state.rate(score, comment.value.trim());
+  } },
+  h("p", { class: "rating-title" }, t("chat.rate_title")),
+  h("div", { class: "stars", role: "radiogroup", "aria-label": t("chat.rate_title") }, stars),
+  comment,
+  h("div", { class: "rating-actions" },
+    h("button", { type: "button", class: "btn", onclick: () => state.again() }, t("chat.again")), submit));
+}
+
+/** Every session of this customer (oldest first), then queued and unsent messages. */
+function items() {
+  const me = state.me ? state.me.id : null;
+  const out = [];
+  const convs = [...state.convs.values()].sort((a, b) =>
+    String(a.created_at || "").localeCompare(String(b.created_at || "")));
+  for (const conv of convs) {
+    const notes = [...conv.notes];
+    for (const m of conv.sorted()) {
+      while (notes.length && notes[0].afterSeq < (m.seq ?? Infinity)) {
+        const n = notes.shift();
+        out.push({ kind: "sys", text: n.text, ts: n.ts });
+      }
+      const mine = m.from === me;
+      out.push({ kind: "msg", msg: m, mine,
+        state: mine ? (m.seq <= conv.peerRead ? "read" : "delivered") : null,
+        author: mine ? null : conv.kefu_name || m.from });
+    }
+    for (const n of notes) out.push({ kind: "sys", text: n.text, ts: n.ts });
+  }
+  for (const m of state.waiting.sorted()) out.push({ kind: "msg", msg: m, mine: true, state: "queued" });
+  for (const p of state.outbox.items.values()) {
+    out.push({ kind: "msg", mine: true, state: p.state,
+      msg: { ...p.frame, id: `pending-${p.frame.client_msg_id}`, timestamp: p.ts, seq: null } });
+  }
+  return out;
+}
+
+if (state.auth) state.connect();
+draw();
+setInterval(draw, 15000);

@@ -1,0 +1,207 @@
+// The agent workspace's actions (REST calls, focus, drafts, sending) and derived
+// figures (unread counts, waiting times). The frame handling is in console-app.js.
+import { newId, store, toast } from "./dom.js";
+import { t } from "./i18n.js";
+
+const TYPING_SEND_MS = 2000;
+
+export class WorkspaceActions {
+  /** The kefu's own read marks at page load, from the unread counts of seed 2.1. */
+  async loadUnread(sessions) {
+    try {
+      const data = await this.api.get(`/api/kefu/${encodeURIComponent(this.me.id)}/customers`);
+      const lastSeq = new Map(sessions.map((s) => [s.session_id, s.last_seq || 0]));
+      for (const c of data.customers) {
+        const conv = this.convs.get(c.session_id);
+        if (conv && lastSeq.has(c.session_id)) {
+          conv.myRead = Math.max(conv.myRead, lastSeq.get(c.session_id) - c.unread_count);
+        }
+        this.presence.set(c.id, c.status === "Online" ? "online" : "offline");
+      }
+    } catch {
+      /* unread counts start from live traffic only */
+    }
+  }
+
+  /** Whether a newly assigned customer is connected (presence frames only tell changes). */
+  async loadPresence(conv) {
+    try {
+      const data = await this.api.get(`/api/sessions/${encodeURIComponent(conv.sid)}`);
+      if (!this.presence.has(conv.kehu_id)) {
+        this.presence.set(conv.kehu_id, data.participants.kehu.status === "Online" ? "online" : "offline");
+      }
+      this.view.refresh();
+    } catch {
+      /* unknown until the next presence frame */
+    }
+  }
+
+  async checkStatus(conv) {
+    try {
+      const data = await this.api.get(`/api/sessions/${encodeURIComponent(conv.sid)}`);
+      conv.update(data.session);
+      this.view.refresh();
+    } catch {
+      /* keep what we know */
+    }
+  }
+
+  // --- actions -----------------------------------------------------------------------
+
+  setFocus(sid, tellServer = true) {
+    const conv = this.convs.get(sid);
+    if (!conv) return;
+    this.focus = sid;
+    if (tellServer && conv.status === "active") {
+      this.socket.send({ type: "switch", customer_id: conv.kehu_id });
+    }
+    this.markRead(sid);
+    if (conv.transferred_from && !conv.earlierLoaded) this.loadEarlier(conv);
+    this.view.focusChanged();
+  }
+
+  markRead(sid) {
+    const conv = sid && this.convs.get(sid);
+    if (!conv || document.hidden) return;
+    const seq = conv.maxSeq;
+    if (seq > conv.myRead) {
+      conv.myRead = seq;
+      this.socket.send({ type: "read", session_id: sid, seq });
+    }
+  }
+
+  /** Earlier sessions of this customer (followed through transferred_from links). */
+  async loadEarlier(conv) {
+    if (conv.earlierLoaded) return;
+    conv.earlierLoaded = true;
+    const chain = [];
+    let sid = conv.transferred_from;
+    for (let i = 0; sid && i < 10; i += 1) {
+      try {
+        const detail = await this.api.get(`/api/sessions/${encodeURIComponent(sid)}`);
+        const msgs = await this.api.sessionMessages(sid, true);
+        chain.unshift({ session: detail.session, messages: msgs });
+        sid = detail.session.transferred_from;
+      } catch {
+        break;
+      }
+    }
+    conv.earlier = chain;
+    this.view.refresh();
+  }
+
+  send(content, contentType = "Text", url = null) {
+    const conv = this.convs.get(this.focus);
+    if (!conv || conv.status !== "active" || !content.trim()) return false;
+    const frame = { type: "message", client_msg_id: newId(), content, content_type: contentType,
+      session_id: conv.sid };
+    if (url) frame.url = url;
+    this.outbox.put(frame);
+    this.socket.send(frame); // if down, flushOutbox resends after the next hello
+    this.lastTypingSent = 0; // the next keystroke says "typing" again at once
+    this.view.refresh();
+    return true;
+  }
+
+  typing() {
+    const now = Date.now();
+    if (!this.focus || now - this.lastTypingSent < TYPING_SEND_MS) return;
+    this.lastTypingSent = now;
+    this.socket.send({ type: "typing", session_id: this.focus });
+  }
+
+  saveDraft(sid, text) {
+    if (!sid) return;
+    if (text) this.drafts.set(sid, text);
+    else this.drafts.delete(sid);
+    store.set(this.draftKey, Object.fromEntries(this.drafts));
+  }
+
+  async setStatus(status) {
+    try {
+      await this.api.put(`/api/users/${encodeURIComponent(this.me.id)}/status`, { status });
+      this.status = status;
+      this.refreshQueue();
+    } catch (err) {
+      toast(err.message, "error");
+    }
+    this.view.refresh();
+  }
+
+  take(customerId) {
+    this.takeRequested = customerId;
+    if (!this.socket.send({ type: "switch", customer_id: customerId })) {
+      toast(t("conn.down"), "error");
+    }
+  }
+
+  async transfer(sid, toKefuId, reason, note) {
+    await this.api.post(`/api/sessions/${encodeURIComponent(sid)}/transfer`,
+      { to_kefu_id: toKefuId, reason: reason || null, note: note || null });
+  }
+
+  async end(sid) {
+    try {
+      await this.api.post(`/api/sessions/${encodeURIComponent(sid)}/end`);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  }
+
+  dismiss(sid) {
+    this.convs.delete(sid);
+    this.saveDraft(sid, "");
+    if (this.focus === sid) {
+      this.focus = null;
+      const next = [...this.convs.values()].find((c) => c.status === "active");
+      if (next) this.setFocus(next.sid);
+    }
+    this.view.focusChanged();
+  }
+
+  async refreshQueue() {
+    if (this.link !== "open") return;
+    try {
+      const data = await this.api.get("/api/kefu/waiting");
+      this.waiting = data.waiting_customers;
+      this.view.refresh();
+    } catch {
+      /* next poll */
+    }
+  }
+
+  async logout() {
+    this.socket.stop();
+    try {
+      await this.api.post("/api/auth/logout");
+    } catch {
+      /* the token is forgotten anyway */
+    }
+    this.onLogout();
+  }
+
+  // --- derived -----------------------------------------------------------------------
+
+  unread(conv) {
+    if (conv.sid === this.focus && !document.hidden) return 0;
+    return conv.unreadFrom(conv.kehu_id);
+  }
+
+  totalUnread() {
+    let n = 0;
+    for (const conv of this.convs.values()) n += this.unread(conv);
+    return n;
+  }
+
+  /** Seconds the customer has waited for a reply (its message is the latest), or null. */
+  waitingFor(conv) {
+    if (conv.status !== "active") return null;
+    const last = conv.latest();
+    if (!last || last.from !== conv.kehu_id) return null;
+    return (Date.now() - new Date(last.timestamp).getTime()) / 1000;
+  }
+
+  isTyping(sid) {
+    return (this.typingUntil.get(sid) || 0) > Date.now();
+  }
+}

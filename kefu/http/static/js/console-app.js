@@ -1,0 +1,224 @@
+// The agent workspace's state and its WebSocket frame handling (docs/protocol.md).
+// Actions and derived figures are in console-actions.js, rendering in console-view.js.
+import { Api } from "./api.js";
+import { Conversation, Outbox } from "./conversation.js";
+import { store, toast } from "./dom.js";
+import { t } from "./i18n.js";
+import { ChatSocket } from "./ws.js";
+import { ConsoleView } from "./console-view.js";
+import { WorkspaceActions } from "./console-actions.js";
+
+const RETRY_CODES = new Set(["storage_unavailable", "actor_failed"]);
+const TYPING_SHOW_MS = 4000;
+const QUEUE_POLL_MS = 4000;
+
+export class Workspace extends WorkspaceActions {
+  constructor(root, auth, { onLogout }) {
+    super();
+    this.me = auth.user;
+    this.api = new Api(auth.token);
+    this.api.onUnauthorized = onLogout;
+    this.onLogout = onLogout;
+    this.convs = new Map(); // session id → Conversation
+    this.outbox = new Outbox();
+    this.focus = null;
+    this.status = this.me.status === "offline" ? "online" : this.me.status;
+    this.link = "connecting";
+    this.waiting = [];
+    this.presence = new Map(); // kehu id → "online" | "offline"
+    this.typingUntil = new Map(); // session id → ms
+    this.pendingResume = new Set();
+    this.firstHello = true;
+    this.takeRequested = null;
+    this.lastTypingSent = 0;
+    this.draftKey = `kefu.console.drafts.${this.me.id}`;
+    this.drafts = new Map(Object.entries(store.get(this.draftKey, {})));
+    this.view = new ConsoleView(root, this);
+    this.socket = new ChatSocket(auth.token, {
+      onFrame: (f) => this.onFrame(f),
+      onState: (s) => this.onLink(s),
+    });
+  }
+
+  start() {
+    this.view.render();
+    this.socket.start();
+    this.queueTimer = setInterval(() => this.refreshQueue(), QUEUE_POLL_MS);
+    this.tick = setInterval(() => this.view.refresh(), 5000);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.markRead(this.focus);
+      this.view.refresh();
+    });
+    window.kefuConsole = this; // for the browser tests (drop the link, inspect state)
+  }
+
+  // --- connection ------------------------------------------------------------------
+
+  onLink(state) {
+    this.link = state;
+    if (state === "unauthorized") {
+      this.onLogout();
+      return;
+    }
+    this.view.refresh();
+  }
+
+  onFrame(f) {
+    const handler = this[`on_${f.type}`];
+    if (handler) handler.call(this, f);
+    this.view.refresh();
+  }
+
+  async on_hello(f) {
+    this.me = { ...this.me, ...f.user };
+    if (f.user.status && f.user.status !== "offline") this.status = f.user.status;
+    const live = new Set();
+    for (const s of f.sessions) {
+      live.add(s.session_id);
+      this.conv(s.session_id, s).update(s);
+    }
+    for (const conv of this.convs.values()) {
+      if (conv.status === "active" && !live.has(conv.sid)) this.checkStatus(conv);
+    }
+    if (this.firstHello) {
+      this.firstHello = false;
+      await this.loadUnread(f.sessions);
+      if (!this.focus && f.sessions.length) this.setFocus(f.sessions[0].session_id, false);
+    }
+    this.resume([...this.convs.keys()]);
+    this.refreshQueue();
+    this.view.refresh();
+  }
+
+  resume(sids) {
+    const since = {};
+    for (const sid of sids) {
+      since[sid] = this.convs.get(sid).lastSeq;
+      this.pendingResume.add(sid);
+    }
+    if (!sids.length || !this.socket.send({ type: "resume", since })) this.flushOutbox();
+  }
+
+  on_resumed(f) {
+    this.pendingResume.delete(f.session_id);
+    if (this.pendingResume.size === 0) this.flushOutbox();
+  }
+
+  /** Resend what was never acked, with the same client_msg_id (stored at most once). */
+  flushOutbox() {
+    for (const frame of this.outbox.sending()) this.socket.send(frame);
+  }
+
+  conv(sid, meta = {}) {
+    let conv = this.convs.get(sid);
+    if (!conv) {
+      const [kehu, kefu] = sid.split(":");
+      conv = new Conversation({ session_id: sid, kehu_id: kehu, kefu_id: kefu, kehu_name: kehu, ...meta });
+      this.convs.set(sid, conv);
+    }
+    return conv;
+  }
+
+  // --- events ------------------------------------------------------------------------
+
+  on_assigned(f) {
+    const conv = this.conv(f.session.session_id, f.session);
+    conv.update({ ...f.session, status: "active" });
+    conv.note(t("note.assigned", { name: f.kehu.name }));
+    this.resume([conv.sid]);
+    this.loadPresence(conv);
+    if (!this.focus || this.takeRequested === f.kehu.id) this.setFocus(conv.sid, false);
+    this.takeRequested = null;
+    this.refreshQueue();
+  }
+
+  on_transferred(f) {
+    if (f.to_kefu_id === this.me.id) {
+      const conv = this.conv(f.new_session_id, f.session);
+      conv.update({ ...f.session, status: "active", transferred_from: f.session_id });
+      conv.note(t("note.transferred_in", { from: f.from_kefu_id, reason: f.reason || "-",
+        note: f.note || "-" }));
+      this.resume([conv.sid]);
+      this.loadPresence(conv);
+      this.loadEarlier(conv);
+      if (!this.focus) this.setFocus(conv.sid, false);
+      toast(t("toast.transferred_in", { name: conv.kehu_name }));
+    }
+    const old = this.convs.get(f.session_id);
+    if (old && f.from_kefu_id === this.me.id) {
+      old.status = "transferred";
+      old.note(t("note.transferred_out", { to: f.to_kefu_id }));
+    }
+  }
+
+  on_session_ended(f) {
+    const conv = this.convs.get(f.session_id);
+    if (!conv) return;
+    conv.status = "completed";
+    conv.note(f.reason === "ended" ? t("note.ended_by", { by: f.by || "" }) : t(`note.ended_${f.reason}`));
+    this.refreshQueue();
+  }
+
+  on_message(f) {
+    const msg = f.message;
+    if (!msg.session_id) return;
+    const conv = this.conv(msg.session_id);
+    if (msg.from === this.me.id) this.outbox.ack(msg.client_msg_id);
+    conv.add(msg);
+    if (msg.from !== this.me.id) {
+      this.typingUntil.delete(conv.sid);
+      if (conv.sid === this.focus && !document.hidden) this.markRead(conv.sid);
+    }
+  }
+
+  on_ack(f) {
+    this.outbox.ack(f.client_msg_id);
+    if (f.message.session_id) {
+      const conv = this.conv(f.message.session_id);
+      conv.add(f.message);
+      conv.myRead = Math.max(conv.myRead, f.message.seq || 0); // sending advances it
+    }
+  }
+
+  on_read(f) {
+    const conv = this.convs.get(f.session_id);
+    if (!conv) return;
+    if (f.user_id === this.me.id) conv.myRead = Math.max(conv.myRead, f.seq);
+    else conv.peerRead = Math.max(conv.peerRead, f.seq);
+  }
+
+  on_typing(f) {
+    if (f.user_id !== this.me.id) this.typingUntil.set(f.session_id, Date.now() + TYPING_SHOW_MS);
+    setTimeout(() => this.view.refresh(), TYPING_SHOW_MS + 50);
+  }
+
+  on_switched(f) {
+    if (this.convs.has(f.session_id)) this.setFocus(f.session_id, false);
+  }
+
+  on_presence(f) {
+    if (f.user_id === this.me.id) {
+      if (f.status !== "offline") this.status = f.status;
+    } else {
+      this.presence.set(f.user_id, f.status);
+    }
+  }
+
+  on_error(f) {
+    if (f.ref && this.outbox.items.has(f.ref)) {
+      if (RETRY_CODES.has(f.code)) {
+        setTimeout(() => this.flushOutbox(), 2000);
+      } else {
+        this.outbox.fail(f.ref, f.code);
+        toast(t(`err.${f.code}`), "error");
+      }
+      return;
+    }
+    if (f.code === "kefu_full" || f.code === "customer_not_found") this.takeRequested = null;
+    toast(t(`err.${f.code}`), "error");
+  }
+
+  on_server_closing() {
+    toast(t("conn.server_closing"), "error");
+  }
+}

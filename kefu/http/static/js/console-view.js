@@ -1,0 +1,245 @@
+// The agent workspace's DOM: a skeleton built once, dynamic parts re-rendered on the
+// next animation frame after any change (the composer is never rebuilt, so typing and
+// focus are not disturbed).
+import { batched, clock, duration, h, mount } from "./dom.js";
+import { t } from "./i18n.js";
+import { renderTimeline, systemText } from "./timeline.js";
+import { icon } from "./icons.js";
+import { confirmDialog, openLinkDialog, openTransferDialog } from "./dialogs.js";
+
+export class ConsoleView {
+  constructor(root, app) {
+    this.root = root;
+    this.app = app;
+    this.refresh = batched(() => this.draw());
+    this.timelineSig = "";
+    this.shownSid = undefined;
+  }
+
+  render() {
+    const app = this.app;
+    this.linkPill = h("span", { class: "pill", role: "status" });
+    this.statusBtn = h("button", { type: "button", class: "btn status-btn",
+      onclick: () => app.setStatus(app.status === "online" ? "away" : "online") });
+    this.customerList = h("ul", { class: "customer-list", "aria-label": t("console.customers") });
+    this.customerCount = h("span", { class: "count" });
+    this.queueList = h("ul", { class: "queue-list", "aria-label": t("console.queue") });
+    this.queueCount = h("span", { class: "count" });
+    this.headName = h("h2", { class: "chat-title" });
+    this.headSub = h("div", { class: "chat-sub" });
+    this.headActions = h("div", { class: "chat-actions" });
+    this.timeline = h("ol", { class: "timeline", "aria-live": "polite", "aria-label": t("console.timeline") });
+    this.typingLine = h("div", { class: "typing-line", "aria-live": "polite" });
+    this.input = h("textarea", { class: "composer-input", rows: 2, maxlength: 4000,
+      "aria-label": t("console.input"), placeholder: t("console.placeholder") });
+    this.input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        this.sendInput();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      app.saveDraft(app.focus, this.input.value);
+      if (this.input.value) app.typing();
+    });
+    this.sendBtn = h("button", { type: "submit", class: "btn btn-primary" }, t("console.send"));
+    this.linkBtn = h("button", { type: "button", class: "btn", title: t("console.link_title"),
+      onclick: () => openLinkDialog((content, type, url) => app.send(content, type, url)) },
+    icon("link", 16), t("console.link"));
+    this.composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); this.sendInput(); } },
+      this.input, h("div", { class: "composer-actions" }, this.linkBtn, this.sendBtn));
+    this.empty = h("div", { class: "chat-empty" }, t("console.pick"));
+    this.chatPane = h("main", { class: "chat-pane" },
+      h("header", { class: "chat-head" },
+        h("button", { type: "button", class: "btn back-btn", "aria-label": t("console.back"),
+          onclick: () => this.root.firstChild.classList.remove("show-chat") }, "‹"),
+        h("div", { class: "chat-who" }, this.headName, this.headSub), this.headActions),
+      this.empty, this.timeline, this.typingLine, this.composer);
+    const page = h("div", { class: "ws-app" },
+      h("header", { class: "topbar" },
+        h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "客"),
+          h("span", {}, t("console.title"))),
+        this.linkPill,
+        h("div", { class: "topbar-right" },
+          h("span", { class: "me-name" }, app.me.name), this.statusBtn,
+          h("button", { type: "button", class: "btn btn-ghost", onclick: () => app.logout() }, t("logout")))),
+      h("div", { class: "ws-body" },
+        h("aside", { class: "sidebar" },
+          h("section", { class: "side-section" },
+            h("h2", {}, t("console.customers"), " ", this.customerCount), this.customerList),
+          h("section", { class: "side-section" },
+            h("h2", {}, t("console.queue"), " ", this.queueCount), this.queueList)),
+        this.chatPane));
+    mount(this.root, page);
+    this.draw();
+  }
+
+  sendInput() {
+    const text = this.input.value;
+    if (!text.trim()) return;
+    if (this.app.send(text)) {
+      this.input.value = "";
+      this.app.saveDraft(this.app.focus, "");
+    }
+  }
+
+  /** Called when the focused customer changes: swap drafts, show the conversation. */
+  focusChanged() {
+    const sid = this.app.focus;
+    if (this.shownSid !== sid) {
+      this.input.value = (sid && this.app.drafts.get(sid)) || "";
+      this.shownSid = sid;
+      this.timelineSig = "";
+    }
+    if (sid) this.root.firstChild.classList.add("show-chat");
+    this.refresh();
+  }
+
+  draw() {
+    const app = this.app;
+    const total = app.totalUnread();
+    document.title = total ? `(${total}) ${t("console.title")}` : t("console.title");
+    this.linkPill.textContent = t(`conn.${app.link}`);
+    this.linkPill.className = `pill link-${app.link}`;
+    this.statusBtn.textContent = t(`status.${app.status}`);
+    this.statusBtn.className = `btn status-btn status-${app.status}`;
+    this.statusBtn.setAttribute("aria-label", t("console.status_toggle", { status: t(`status.${app.status}`) }));
+    this.drawCustomers();
+    this.drawQueue();
+    this.drawChat();
+  }
+
+  drawCustomers() {
+    const app = this.app;
+    const convs = [...app.convs.values()].sort((a, b) =>
+      (a.status === "active" ? 0 : 1) - (b.status === "active" ? 0 : 1)
+      || String((b.latest() || {}).timestamp || b.created_at || "")
+        .localeCompare(String((a.latest() || {}).timestamp || a.created_at || "")));
+    this.customerCount.textContent = String(convs.filter((c) => c.status === "active").length);
+    const hadFocus = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.sid : null;
+    const items = convs.map((conv) => {
+      const unread = app.unread(conv);
+      const waited = app.waitingFor(conv);
+      const online = app.presence.get(conv.kehu_id) === "online";
+      const last = conv.latest();
+      return h("li", {},
+        h("button", { type: "button", class: `customer${conv.sid === app.focus ? " active" : ""}${conv.status !== "active" ? " closed" : ""}`,
+          dataset: { sid: conv.sid }, "aria-current": conv.sid === app.focus ? "true" : null,
+          onclick: () => app.setFocus(conv.sid) },
+        h("span", { class: `avatar${online ? " online" : ""}`, "aria-hidden": "true" }, (conv.kehu_name || "?").slice(0, 1)),
+        h("span", { class: "customer-main" },
+          h("span", { class: "customer-row" },
+            h("span", { class: "customer-name" }, conv.kehu_name),
+            h("time", { class: "customer-time" }, last ? clock(last.timestamp) : "")),
+          h("span", { class: "customer-row" },
+            h("span", { class: "customer-last" }, last ? lastText(last) : (conv.last_message || "")),
+            unread ? h("span", { class: "badge", "aria-label": t("console.unread", { n: unread }) }, String(unread)) : null),
+          conv.status !== "active"
+            ? h("span", { class: "customer-tag" }, t(`sstatus.${conv.status}`))
+            : waited !== null && waited >= 30
+              ? h("span", { class: `customer-wait${waited > 120 ? " late" : ""}` },
+                t("console.waiting", { d: duration(waited, t) }))
+              : null)));
+    });
+    mount(this.customerList, items.length ? items : h("li", { class: "empty" }, t("console.no_customers")));
+    if (hadFocus) {
+      const again = this.customerList.querySelector(`[data-sid="${CSS.escape(hadFocus)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  drawQueue() {
+    const app = this.app;
+    this.queueCount.textContent = String(app.waiting.length);
+    const items = app.waiting.map((w) => h("li", { class: "queue-item" },
+      h("span", { class: `prio prio-${w.priority}` }, t(`prio.${w.priority}`)),
+      h("span", { class: "queue-main" },
+        h("span", { class: "customer-name" }, w.customer_name),
+        h("span", { class: "queue-sub" },
+          t("console.queue_pos", { n: w.position }), " · ",
+          duration(Date.now() / 1000 - w.waiting_since, t),
+          w.note ? ` · ${w.note}` : "")),
+      h("button", { type: "button", class: "btn btn-small", dataset: { take: w.customer_id },
+        onclick: () => app.take(w.customer_id) }, t("console.take"))));
+    mount(this.queueList, items.length ? items : h("li", { class: "empty" }, t("console.queue_empty")));
+  }
+
+  drawChat() {
+    const app = this.app;
+    const conv = app.focus ? app.convs.get(app.focus) : null;
+    this.empty.hidden = Boolean(conv);
+    this.timeline.hidden = !conv;
+    this.composer.hidden = !conv;
+    this.typingLine.hidden = !conv;
+    if (!conv) {
+      mount(this.headName);
+      mount(this.headSub);
+      mount(this.headActions);
+      return;
+    }
+    const online = app.presence.get(conv.kehu_id) === "online";
+    mount(this.headName, conv.kehu_name);
+    mount(this.headSub, h("span", { class: `dot${online ? " online" : ""}`, "aria-hidden": "true" }),
+      t(online ? "presence.online" : "presence.offline"), " · ", conv.kehu_id,
+      conv.status !== "active" ? ` · ${t(`sstatus.${conv.status}`)}` : "");
+    const active = conv.status === "active";
+    mount(this.headActions, active
+      ? [h("button", { type: "button", class: "btn", onclick: () => openTransferDialog(app, conv) }, t("console.transfer")),
+        h("button", { type: "button", class: "btn btn-danger", onclick: async () => {
+          if (await confirmDialog(t("console.end_confirm", { name: conv.kehu_name }))) app.end(conv.sid);
+        } }, t("console.end"))]
+      : h("button", { type: "button", class: "btn", onclick: () => app.dismiss(conv.sid) }, t("console.dismiss")));
+    this.input.disabled = !active;
+    this.sendBtn.disabled = !active;
+    this.linkBtn.disabled = !active;
+    this.input.placeholder = active ? t("console.placeholder") : t("console.closed_placeholder");
+    this.typingLine.textContent = app.isTyping(conv.sid) ? t("typing", { name: conv.kehu_name }) : "";
+    const pending = app.outbox.forSession(conv.sid);
+    const sig = [conv.sid, conv.messages.size, conv.lastSeq, conv.peerRead, conv.notes.length,
+      conv.earlier.length, conv.status, pending.map((p) => p.state).join(), app.me.name].join("|");
+    if (sig === this.timelineSig) return;
+    this.timelineSig = sig;
+    renderTimeline(this.timeline, timelineItems(app, conv, pending));
+  }
+}
+
+function lastText(msg) {
+  if (msg.content_type === "Image") return t("msg.image");
+  if (msg.content_type !== "Text") return `[${msg.content_type}] ${msg.content}`;
+  return msg.content;
+}
+
+/** The focused conversation as timeline items: earlier sessions, then this one. */
+function timelineItems(app, conv, pending) {
+  const items = [];
+  for (const old of conv.earlier) {
+    items.push({ kind: "divider", text: t("console.earlier", {
+      kefu: old.session.kefu_name || old.session.kefu_id, date: clock(old.session.created_at) }) });
+    for (const m of old.messages) items.push(itemOf(app, conv, m, old.session));
+  }
+  if (conv.earlier.length) items.push({ kind: "divider", text: t("console.current") });
+  const notes = [...conv.notes];
+  for (const m of conv.sorted()) {
+    while (notes.length && notes[0].afterSeq < (m.seq ?? Infinity)) {
+      const n = notes.shift();
+      items.push({ kind: "sys", text: n.text, ts: n.ts });
+    }
+    items.push(itemOf(app, conv, m, conv));
+  }
+  for (const n of notes) items.push({ kind: "sys", text: n.text, ts: n.ts });
+  for (const p of pending) {
+    items.push({ kind: "msg", mine: true, state: p.state,
+      msg: { ...p.frame, id: `pending-${p.frame.client_msg_id}`, timestamp: p.ts, seq: null } });
+  }
+  return items;
+}
+
+function itemOf(app, conv, m, session) {
+  if (m.content_type === "System") return { kind: "sys", text: systemText(m), ts: m.timestamp };
+  const mine = m.from !== conv.kehu_id;
+  let state = null;
+  if (m.from === app.me.id && session === conv) state = m.seq <= conv.peerRead ? "read" : "delivered";
+  const author = mine && m.from !== app.me.id ? (session.kefu_name || m.from) : null;
+  return { kind: "msg", msg: m, mine, state, author };
+}
