@@ -154,7 +154,11 @@ class Dispatcher(DispatcherOps, MaintenanceOps, SupervisedActor):
         if sid is not None:
             self.rt.session(sid).tell(PostMessage(
                 sender_id=msg.kehu_id, conn_id=msg.conn_id, client_msg_id=msg.client_msg_id,
-                content=msg.content, content_type=msg.content_type, url=msg.url))
+                content=msg.content, content_type=msg.content_type, url=msg.url,
+                route_seq=msg.route_seq))
+            # after the tell: the loop may now send this kehu's next messages straight
+            # to the session, behind this one in its mailbox
+            self.rt.outbox.route(msg.kehu_id, sid, msg.route_seq)
             return Accepted()
         try:
             stored = self.store_waiting_message(msg)

@@ -71,6 +71,7 @@ class CustomerMessage(Msg):
     content: str
     content_type: str
     url: str | None = None
+    route_seq: int = 0  # the loop's per-kehu count of chat messages (see Hub.route)
 
 
 class AgentPresence(Msg):
@@ -184,6 +185,7 @@ class PostMessage(Msg):
     content: str
     content_type: str
     url: str | None = None
+    route_seq: int = 0  # a kehu's message: as in CustomerMessage
 
 
 class AppendOutcome(Msg):

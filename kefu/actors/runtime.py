@@ -39,6 +39,10 @@ class Outbox(Protocol):
 
     def connection_counts(self) -> dict[str, int]: ...
 
+    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+        """The dispatcher has put the kehu's message number ``route_seq`` into session
+        ``sid``'s mailbox (see ``Hub.route``)."""
+
 
 def frame(kind: str, **fields: Any) -> bytes:
     """Encode one server → client frame (once, on the sender's thread)."""

@@ -111,7 +111,7 @@ class Session(SupervisedActor):
             self.rt.dispatcher().tell(CustomerMessage(
                 kehu_id=self.kehu_id, kehu_name=self.kehu_name, conn_id=msg.conn_id,
                 client_msg_id=cmid, content=msg.content, content_type=msg.content_type,
-                url=msg.url))
+                url=msg.url, route_seq=msg.route_seq))
             return Accepted()
         if self.status != "active" or (cmid is not None and cmid in self.recent):
             if cmid is None:

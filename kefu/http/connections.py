@@ -81,6 +81,24 @@ class Conn:
         self.socket.send_frame(data)
 
 
+class Route:
+    """Where a kehu's next chat message goes, and how many it has sent (loop thread).
+
+    A kehu's messages go through the dispatcher (which knows its session, or keeps them
+    while it waits) until the dispatcher reports, with ``route``, that it has put message
+    number ``n`` into session ``sid``'s mailbox. If ``n`` is the last one the loop sent,
+    nothing of this kehu is still inside the dispatcher, so later messages may go straight
+    to the session and still arrive behind the earlier ones. A session that is no longer
+    active hands a kehu's message back to the dispatcher, so a stale route costs a hop,
+    never a message or the order."""
+
+    __slots__ = ("sent", "sid")
+
+    def __init__(self) -> None:
+        self.sid: str | None = None
+        self.sent = 0
+
+
 class Hub:
     """Registry of live connections; implements the actors' ``Outbox``."""
 
@@ -94,6 +112,7 @@ class Hub:
         self._drain_scheduled = False
         self._counts_lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self.routes: dict[str, Route] = {}
 
     # --- loop thread ----------------------------------------------------------------
 
@@ -115,6 +134,7 @@ class Hub:
             left = len(ids)
             if not ids:
                 del self.by_user[conn.user_id]
+                self.routes.pop(conn.user_id, None)
         with self._counts_lock:
             if left:
                 self._counts[conn.user_id] = left
@@ -124,6 +144,20 @@ class Hub:
 
     def count(self, user_id: str) -> int:
         return len(self.by_user.get(user_id, ()))
+
+    def next_route(self, kehu_id: str) -> tuple[str | None, int]:
+        """Count one more chat message of ``kehu_id``: (its session if it may go straight
+        there, else None for the dispatcher; its number)."""
+        route = self.routes.get(kehu_id)
+        if route is None:
+            route = self.routes[kehu_id] = Route()
+        route.sent += 1
+        return route.sid, route.sent
+
+    def _route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+        route = self.routes.get(kehu_id)
+        if route is not None and route.sent == route_seq:
+            route.sid = sid
 
     def _to_conn(self, conn_id: int | None, data: bytes, sid: str | None, seq: int | None) -> None:
         conn = self.conns.get(conn_id) if conn_id is not None else None
@@ -186,6 +220,10 @@ class Hub:
                 exclude_conn: int | None = None) -> None:
         """Thread-safe."""
         self._post(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
+
+    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+        """Thread-safe (the dispatcher): see :class:`Route`."""
+        self._post(self._route, kehu_id, sid, route_seq)
 
     def connection_counts(self) -> dict[str, int]:
         """Live connections per user. Thread-safe (a restarted dispatcher reads it)."""

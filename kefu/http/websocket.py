@@ -204,7 +204,12 @@ class ChatSocket(WebSocketHandler):
                 if pair is None or pair[0] != user.id:
                     self.error("session_not_found", "session not found", f.client_msg_id)
                     return
-            rt.dispatcher().tell(CustomerMessage(kehu_id=user.id, kehu_name=user.name, **common))
+            sid, number = self.state.hub.next_route(user.id)
+            if sid is not None and f.session_id in (None, sid):
+                rt.session(sid).tell(PostMessage(sender_id=user.id, route_seq=number, **common))
+            else:
+                rt.dispatcher().tell(CustomerMessage(kehu_id=user.id, kehu_name=user.name,
+                                                     route_seq=number, **common))
         elif user.user_type is UserType.KEFU:
             if f.session_id is None:
                 rt.agent(user.id).tell(AgentMessage(kefu_id=user.id, **common))

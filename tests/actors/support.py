@@ -80,6 +80,7 @@ class RecordingOutbox:
         self.by_conn: dict[int | None, list[Frame]] = defaultdict(list)
         self.counts: dict[str, int] = {}
         self.gates: dict[int, Gate] = {}
+        self.routes: list[tuple[str, str, int]] = []  # route notices, in order
 
     # --- the Outbox protocol (called from actor and writer threads) -------------------
 
@@ -108,6 +109,11 @@ class RecordingOutbox:
     def connection_counts(self) -> dict[str, int]:
         with self.cond:
             return dict(self.counts)
+
+    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+        with self.cond:
+            self.routes.append((kehu_id, sid, route_seq))
+            self.cond.notify_all()
 
     def _to_users(self, user_ids: Iterable[str], decoded: Frame) -> None:
         with self.cond:
