@@ -32,3 +32,55 @@ def test_the_shortest_length_form_is_used() -> None:
     assert len(text_frame(b"x" * 125)) == 2 + 125
     assert len(text_frame(b"x" * 126)) == 4 + 126
     assert len(text_frame(b"x" * 65536)) == 10 + 65536
+
+
+def test_frames_larger_than_the_socket_buffer_arrive_whole_and_in_order() -> None:
+    """A reader that does not read while 200 frames of 60 KB are written: the kernel takes
+    part of one, IOStream queues the rest, and every later frame queues behind it."""
+    import asyncio
+    import threading
+
+    import websocket
+    from tornado.httpserver import HTTPServer
+    from tornado.ioloop import IOLoop
+    from tornado.netutil import bind_sockets
+    from tornado.web import Application
+    from tornado.websocket import WebSocketHandler
+
+    from kefu.http.frames import write_text
+
+    written = threading.Event()
+    payloads = [(f"{i:04d}" + "x" * 60_000).encode() for i in range(200)]
+
+    class Flood(WebSocketHandler):
+        def open(self) -> None:
+            for p in payloads:
+                assert write_text(self, p)
+            written.set()
+
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    ready = threading.Event()
+    holder: dict[str, object] = {}
+
+    def serve() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        server = HTTPServer(Application([("/ws", Flood)]))
+        server.add_sockets(sockets)
+        holder["loop"] = IOLoop.current()
+        ready.set()
+        IOLoop.current().start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=10)
+    try:
+        assert written.wait(10)  # all 200 written (most of them queued) before any read
+        got = [ws.recv() for _ in payloads]
+        assert [g.encode() for g in got] == payloads
+    finally:
+        ws.close()
+        loop = holder["loop"]
+        loop.add_callback(loop.stop)  # type: ignore[attr-defined]
+        thread.join(5)
