@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     restart_period: float = 60.0
     token_ttl_seconds: int = 7 * 24 * 3600
     guest_rate_per_minute: int = 30
+    # security (docs/security.md): rate limits (0 = off), WS origins, password cost
+    kehu_msg_rate_per_minute: int = 60  # chat messages per kehu (WS error rate_limited)
+    login_fail_limit: int = 10  # failed logins per user id per window → 429
+    login_fail_window_seconds: int = 300
+    allowed_origins: str = ""  # WS Origin allow-list, comma-separated ("*" = any)
+    scrypt_n: int = Field(default=2**17, ge=2, le=2**20)  # OWASP; tests use a cheaper N
+    audit_maxlen: int = 100_000
     max_frame_bytes: int = 64 * 1024
     max_text_chars: int = 4000
     max_body_bytes: int = 1024 * 1024

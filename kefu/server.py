@@ -55,10 +55,7 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
     """Create the ``admin`` user on first start and print its credentials once."""
     if users.get("admin") is not None:
         if settings.admin_password:
-            from kefu.persistence.users import hash_password  # noqa: PLC0415
-
-            salt, digest = hash_password(settings.admin_password)
-            users.set_fields("admin", pw_salt=salt, pw_hash=digest)
+            users.set_fields("admin", **users.password_fields(settings.admin_password))
         return
     password = settings.admin_password or secrets.token_urlsafe(12)
     users.create(name="管理员", user_type=UserType.ADMIN, user_id="admin", password=password)
@@ -95,7 +92,7 @@ async def serve(settings: Settings) -> int:
             stack.callback(embedded.stop)
         store = Store(url, settings.redis_prefix)
         stack.callback(store.close)
-        users = UserStore(store, settings.token_ttl_seconds)
+        users = UserStore(store, settings.token_ttl_seconds, settings.scrypt_n)
         bootstrap_admin(settings, users)
 
         hub = Hub(IOLoop.current())

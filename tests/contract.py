@@ -19,7 +19,7 @@ def assert_error(r: httpx.Response, status: int, error: str | None = None,
     assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
-    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error"}, body
+    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"details", "error", "data"}, body
     assert body["success"] is False
     assert body["error_code"] == status
     assert isinstance(body["message"], str) and body["message"]

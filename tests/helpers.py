@@ -45,7 +45,11 @@ class ServerProcess:
         self.port = port or free_port()
         self.env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "KEFU_PORT": str(self.port),
                     "KEFU_ADMIN_PASSWORD": "admin-pass",
-                    "KEFU_GUEST_RATE_PER_MINUTE": "100000", **env}
+                    "KEFU_GUEST_RATE_PER_MINUTE": "100000",
+                    # the suite creates many users: a cheap scrypt N (the default 2**17 is
+                    # tested in tests/security/test_passwords.py); chat bursts unthrottled
+                    "KEFU_SCRYPT_N": "1024", "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000",
+                    **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
 

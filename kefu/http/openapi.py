@@ -63,6 +63,7 @@ class ErrorEnvelope(BaseModel):
     timestamp: str
     error: str | None = None
     details: dict[str, str] | None = None
+    data: dict[str, Any] | None = None  # e.g. a 429's retry_after (seconds)
 
 
 _GROUP = re.compile(r"\(\[\^/\]\+\)|\([^)]*\)")

@@ -31,8 +31,10 @@ class Keys:
     def user_tokens(self, user_id: str) -> str:
         return f"{self.prefix}user:{user_id}:tokens"
 
-    def guest_rate(self, client: str, minute: int) -> str:
-        return f"{self.prefix}rate:guest:{client}:{minute}"
+    def rate(self, kind: str, subject: str, window: int) -> str:
+        """STRING with expiry: a fixed-window counter (``persistence/rate_limits.py``);
+        ``kind`` guest | login | msg, ``window`` the window's index since the epoch."""
+        return f"{self.prefix}rate:{kind}:{subject}:{window}"
 
     # sessions and messages
     def session(self, sid: str) -> str:

@@ -1,5 +1,12 @@
 """Users, passwords and tokens in Redis. Blocking calls: use them off the IOLoop
-(``bridge.run_io``) or from an actor thread."""
+(``bridge.run_io``) or from an actor thread.
+
+Passwords: ``hashlib.scrypt`` with a per-user salt, stored as ``scrypt$N$r$p$hex`` so each
+hash carries its own cost and older (cheaper) hashes still verify; OWASP's N=2**17, r=8,
+p=1 by default (``KEFU_SCRYPT_N`` lowers N for the test suite). At most two hashes run at
+once (each takes 128 MiB at N=2**17). Tokens: only their SHA-256 is stored; they are
+revoked by logout, by a password change (all but the caller's) and by user deletion.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,51 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import uuid
 
 import orjson
+from redis.exceptions import WatchError
 
 from kefu.domain import AgentStatus, User, UserType, iso, now
 from kefu.persistence.redis import Store
 
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+DEFAULT_SCRYPT_N = 2**17  # OWASP password storage cheat sheet: N=2^17, r=8, p=1
+SCRYPT_R, SCRYPT_P, DKLEN = 8, 1, 32
+LEGACY_N = 2**14  # hashes written before the cost was stored beside them
+_HASH_SLOTS = threading.BoundedSemaphore(2)  # bounds memory: 128 MiB per hash at 2**17
+_DUMMY_SALT = secrets.token_bytes(16)
 
 
-def hash_password(password: str, salt: bytes | None = None) -> tuple[str, str]:
-    """scrypt with a per-user salt → (salt hex, hash hex)."""
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> str:
+    maxmem = 128 * r * (n + p + 2) + (1 << 20)  # what OpenSSL needs, plus slack
+    with _HASH_SLOTS:
+        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=DKLEN,
+                              maxmem=maxmem).hex()
+
+
+def hash_password(password: str, salt: bytes | None = None,
+                  n: int = DEFAULT_SCRYPT_N) -> tuple[str, str]:
+    """scrypt with a per-user salt → (salt hex, ``scrypt$N$r$p$<hash hex>``)."""
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return salt.hex(), digest.hex()
+    digest = _scrypt(password, salt, n, SCRYPT_R, SCRYPT_P)
+    return salt.hex(), f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${digest}"
+
+
+def hash_cost(stored: str) -> tuple[int, int, int]:
+    """(N, r, p) a stored hash was made with (bare hex: the legacy 2**14, 8, 1)."""
+    parts = stored.split("$")
+    if len(parts) == 5 and parts[0] == "scrypt":
+        return int(parts[1]), int(parts[2]), int(parts[3])
+    return LEGACY_N, 8, 1
+
+
+def check_password(password: str, salt_hex: str, stored: str) -> bool:
+    """Hash ``password`` at the stored hash's own cost; compare in constant time."""
+    n, r, p = hash_cost(stored)
+    digest = _scrypt(password, bytes.fromhex(salt_hex), n, r, p)
+    return hmac.compare_digest(digest.encode(), stored.rsplit("$", 1)[-1].encode())
 
 
 def token_digest(token: str) -> str:
@@ -45,11 +81,17 @@ def _user_from_hash(raw: dict[str, str]) -> User:
 class UserStore:
     """Reads and writes users and tokens."""
 
-    def __init__(self, store: Store, token_ttl: int) -> None:
+    def __init__(self, store: Store, token_ttl: int, scrypt_n: int = DEFAULT_SCRYPT_N) -> None:
         self.store = store
         self.keys = store.keys
         self.r = store.client
         self.token_ttl = token_ttl
+        self.scrypt_n = scrypt_n
+
+    def password_fields(self, password: str) -> dict[str, str]:
+        """The user-hash fields for a new password, hashed at this store's cost."""
+        salt, digest = hash_password(password, n=self.scrypt_n)
+        return {"pw_salt": salt, "pw_hash": digest}
 
     def get(self, user_id: str) -> User | None:
         if not USER_ID_RE.match(user_id):
@@ -92,8 +134,7 @@ class UserStore:
             "created_at": iso(created) or "",
         }
         if password is not None:
-            salt, digest = hash_password(password)
-            fields["pw_salt"], fields["pw_hash"] = salt, digest
+            fields.update(self.password_fields(password))
         key = self.keys.user(uid)
         if not self.r.hsetnx(key, "id", uid):
             return None
@@ -104,17 +145,60 @@ class UserStore:
         return _user_from_hash({k: str(v) for k, v in fields.items()})
 
     def verify_password(self, user_id: str, password: str) -> User | None:
-        if not USER_ID_RE.match(user_id):
-            hash_password(password)  # same cost either way: no timing oracle
-            return None
-        raw = self.r.hgetall(self.keys.user(user_id))
+        """The user if the password is right. An unknown user (or one without a
+        password) costs one hash against a dummy, like a wrong password: no timing
+        oracle. A right password stored at an older cost is re-hashed at today's."""
+        raw = self.r.hgetall(self.keys.user(user_id)) if USER_ID_RE.match(user_id) else {}
         if not raw or "pw_hash" not in raw:
-            hash_password(password)
+            _scrypt(password, _DUMMY_SALT, self.scrypt_n, SCRYPT_R, SCRYPT_P)
             return None
-        _, digest = hash_password(password, bytes.fromhex(raw["pw_salt"]))
-        if not hmac.compare_digest(digest, raw["pw_hash"]):
+        if not check_password(password, raw["pw_salt"], raw["pw_hash"]):
             return None
+        if hash_cost(raw["pw_hash"]) != (self.scrypt_n, SCRYPT_R, SCRYPT_P):
+            self._rehash(user_id, password, raw["pw_hash"])
         return _user_from_hash(raw)
+
+    def _rehash(self, user_id: str, password: str, old: str) -> None:
+        """Replace ``old`` by a hash at today's cost, unless it changed meanwhile."""
+        key = self.keys.user(user_id)
+        fields = self.password_fields(password)
+        with self.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.hget(key, "pw_hash") != old:
+                    return
+                pipe.multi()
+                pipe.hset(key, mapping=fields)
+                pipe.execute()
+            except WatchError:
+                return  # changed meanwhile: the newer hash wins
+
+    def set_password(self, user_id: str, password: str, keep_token: str | None = None
+                     ) -> int | None:
+        """Set a new password and revoke every token of the user but ``keep_token`` (the
+        caller's own, when users change their own password) → tokens revoked; None when
+        the user does not exist (nothing written). One WATCH transaction."""
+        key, tokens_key = self.keys.user(user_id), self.keys.user_tokens(user_id)
+        keep = token_digest(keep_token) if keep_token else None
+        fields = self.password_fields(password)
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key, tokens_key)
+                    if not pipe.exists(key):
+                        pipe.reset()
+                        return None
+                    doomed = [d for d in pipe.smembers(tokens_key) if d != keep]
+                    pipe.multi()
+                    pipe.hset(key, mapping=fields)
+                    for digest in doomed:
+                        pipe.delete(self.keys.token(digest))
+                    if doomed:
+                        pipe.srem(tokens_key, *doomed)
+                    pipe.execute()
+                    return len(doomed)
+                except WatchError:
+                    continue
 
     def set_fields(self, user_id: str, **fields: str | int) -> None:
         self.r.hset(self.keys.user(user_id), mapping=fields)
@@ -129,6 +213,7 @@ class UserStore:
         pipe = self.r.pipeline(transaction=True)
         pipe.set(self.keys.token(digest), user_id, ex=self.token_ttl)
         pipe.sadd(self.keys.user_tokens(user_id), digest)
+        pipe.expire(self.keys.user_tokens(user_id), self.token_ttl)  # outlives its tokens
         pipe.execute()
         return token, now() + self.token_ttl
 
@@ -143,16 +228,6 @@ class UserStore:
         uid = self.r.getdel(self.keys.token(digest))
         if uid:
             self.r.srem(self.keys.user_tokens(uid), digest)
-
-    def guest_allowed(self, client: str, per_minute: int) -> bool:
-        """Fixed-window rate limit of guest sign-ups per client address."""
-        minute = int(now() // 60)
-        key = self.keys.guest_rate(client, minute)
-        pipe = self.r.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
-        return int(count) <= per_minute
 
     def all_of_type(self, user_type: UserType) -> list[User]:
         """Every user of one type (start-up and small admin listings)."""

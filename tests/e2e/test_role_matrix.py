@@ -306,6 +306,8 @@ ROWS: list[Row] = [
     Row("GET", "/api/redis/status", ADMIN_ONLY),
     Row("POST", "/api/redis/flush", ADMIN_ONLY | {"admin": 400}, body=flush_body),
     Row("GET", "/api/redis/keys", ADMIN_ONLY),
+    # security: the audit log (docs/security.md)
+    Row("GET", "/api/admin/audit", ADMIN_ONLY),
     # docs (public)
     Row("GET", "/api/openapi.json", PUBLIC),
     Row("GET", "/api/docs", PUBLIC),

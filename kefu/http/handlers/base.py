@@ -8,6 +8,7 @@ trace.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, TypeVar
 
 import orjson
@@ -30,13 +31,16 @@ STATUS_KEYS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 
 class ApiError(HTTPError):
-    """An error reply: HTTP ``status``, an i18n ``key`` and optional ``details``."""
+    """An error reply: HTTP ``status``, an i18n ``key``, optional ``details``, ``data``
+    (e.g. a 429's ``retry_after``) and response ``headers`` (e.g. ``Retry-After``)."""
 
     def __init__(self, status: int, key: str | None = None,
-                 details: dict[str, str] | None = None, **params: Any) -> None:
+                 details: dict[str, str] | None = None, *, data: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, **params: Any) -> None:
         super().__init__(status)
         self.key = key or STATUS_KEYS.get(status, "internal")
         self.details = details
+        self.data, self.headers = data, headers or {}
         self.params = params
 
 
@@ -54,6 +58,18 @@ class BaseHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.request_id: str = getattr(self, "request_id", None) or uuid.uuid4().hex
+        self.set_header("X-Request-Id", self.request_id)
+
+    def on_finish(self) -> None:
+        """Admin writes leave an audit entry (kefu/http/handlers/audit.py)."""
+        user = getattr(self, "user", None)
+        if (user is not None and user.user_type is UserType.ADMIN
+                and self.request.method not in ("GET", "HEAD", "OPTIONS")):
+            from kefu.http.handlers.audit import record  # noqa: PLC0415 - imports this module
+
+            record(self)
 
     @property
     def english(self) -> bool:
@@ -139,6 +155,7 @@ class BaseHandler(RequestHandler):
     # --- replies --------------------------------------------------------------------
 
     def ok(self, key: str, data: Any, **params: Any) -> None:
+        self.reply_data = data  # the audit hook names the target from it
         self.finish(orjson.dumps({"success": True, "message": text(key, self.english, **params),
                                   "data": data}))
 
@@ -154,8 +171,11 @@ class BaseHandler(RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         details = None
         params: dict[str, Any] = {}
+        data: dict[str, Any] | None = None
         if isinstance(exc, ApiError):
-            key, details, params = exc.key, exc.details, exc.params
+            key, details, params, data = exc.key, exc.details, exc.params, exc.data
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, REDIS_ERRORS):
             status_code, key = 503, "storage_unavailable"
             self.set_status(503)
@@ -167,6 +187,8 @@ class BaseHandler(RequestHandler):
             body["error"] = key
         if details:
             body["details"] = details
+        if data:
+            body["data"] = data
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(orjson.dumps(body))
 

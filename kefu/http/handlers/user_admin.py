@@ -147,7 +147,8 @@ class UserHandler(UserAdminBase, UserDetailHandler):
          roles=("admin", "kefu", "kehu"), body=UpdateUserBody, response=UserUpdatedOut,
          path_params=("user_id",), tag="users",
          description="Admin: any user. Others: their own name and password only "
-                     "(max_sessions → 403; another user → 403 for a kefu, 404 for a kehu).")
+                     "(max_sessions → 403; another user → 403 for a kefu, 404 for a kehu). "
+                     "A new password revokes every token of the user but the caller's.")
     async def put(self, user_id: str) -> None:
         me = await self.authenticate()
         require_self_or_admin(me, user_id)
@@ -162,8 +163,11 @@ class UserHandler(UserAdminBase, UserDetailHandler):
         if body.max_sessions is not None and user.user_type is not UserType.KEFU:
             raise ApiError(400, "bad_request", {"max_sessions": "only a kefu has a capacity"})
         done = await self.state.bridge.run_io(lambda: update_user(
-            self.state.store, user_id, name=body.name, max_sessions=body.max_sessions,
-            password=body.password))
+            self.state.store, user_id, name=body.name, max_sessions=body.max_sessions))
+        if done and body.password is not None:  # revokes the user's other tokens
+            keep = self.bearer() if me.id == user_id else None
+            done = await self.state.bridge.run_io(
+                self.state.users.set_password, user_id, body.password, keep) is not None
         user = await self.state.bridge.run_io(self.state.users.get, user_id) if done else None
         if user is None:
             raise ApiError(404, "user_not_found")
