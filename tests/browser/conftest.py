@@ -31,6 +31,7 @@ try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - the dev extra installs it
     sync_playwright = None  # type: ignore[assignment]
+    collect_ignore_glob = ["test_*.py"]  # they import playwright; the fixture explains
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +72,16 @@ class Pages:
     contexts: list[BrowserContext] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def context(self, viewport: dict[str, int] | None = None,
+                locale: str = "zh-CN") -> BrowserContext:
+        ctx = self.browser.new_context(viewport=viewport or DESKTOP, locale=locale)
+        ctx.set_default_timeout(10_000)
+        self.contexts.append(ctx)
+        return ctx
+
     def open(self, path: str, viewport: dict[str, int] | None = None, locale: str = "zh-CN",
              storage: dict[str, Any] | None = None) -> Page:
-        ctx = self.browser.new_context(viewport=viewport or DESKTOP, locale=locale)
-        self.contexts.append(ctx)
+        ctx = self.context(viewport, locale)
         if storage:  # a signed-in user, as the login form would have stored it
             items = {k: json.dumps(v) for k, v in storage.items()}
             ctx.add_init_script(

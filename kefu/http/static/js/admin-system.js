@@ -1,6 +1,6 @@
 // System: health (6.4), maintenance mode (6.3), the supervised actors with mailbox depth,
 // restart counts and a restart button, backups (6.2: create, list, download).
-import { h, mount, toast } from "./dom.js";
+import { h, keepFocus, mount, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { confirmDialog } from "./dialogs.js";
 import { badge, bytes, panel, Poller, stat, table, when } from "./admin-ui.js";
@@ -61,7 +61,7 @@ export class SystemSection {
 
   async loadActors() {
     const data = await this.api.get("/api/system/actors", { kind: this.kind.value });
-    mount(this.actors, table(
+    keepFocus(this.actors, "actor", () => mount(this.actors, table(
       [t("admin.col.actor"), t("admin.col.kind"), t("admin.col.state"), t("admin.col.mailbox"),
         t("admin.col.restarts"), t("admin.col.failure"), ""],
       data.actors.map((a) => [h("code", {}, a.actor_id), a.kind,
@@ -70,7 +70,7 @@ export class SystemSection {
         a.last_failure ? h("span", { class: "clip", title: a.last_failure }, a.last_failure) : "-",
         h("button", { type: "button", class: "btn btn-small", dataset: { actor: a.actor_id },
           onclick: () => this.restart(a.actor_id) }, t("admin.restart"))]),
-      { label: t("admin.actors") }));
+      { label: t("admin.actors") })));
   }
 
   async restart(actorId) {

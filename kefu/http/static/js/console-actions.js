@@ -57,7 +57,7 @@ export class WorkspaceActions {
     }
     this.markRead(sid);
     if (conv.transferred_from && !conv.earlierLoaded) this.loadEarlier(conv);
-    this.view.focusChanged();
+    this.view.focusChanged(tellServer); // on a phone, only the agent's own pick opens the chat
   }
 
   markRead(sid) {

@@ -1,7 +1,7 @@
 // The agent workspace's DOM: a skeleton built once, dynamic parts re-rendered on the
 // next animation frame after any change (the composer is never rebuilt, so typing and
 // focus are not disturbed).
-import { batched, clock, duration, h, mount } from "./dom.js";
+import { batched, clock, duration, h, keepFocus, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderTimeline, systemText } from "./timeline.js";
 import { icon } from "./icons.js";
@@ -83,15 +83,17 @@ export class ConsoleView {
     }
   }
 
-  /** Called when the focused customer changes: swap drafts, show the conversation. */
-  focusChanged() {
+  /** Called when the focused customer changes: swap drafts; `show` the conversation
+   * (on a phone it replaces the list) when the agent picked it. */
+  focusChanged(show = false) {
     const sid = this.app.focus;
     if (this.shownSid !== sid) {
       this.input.value = (sid && this.app.drafts.get(sid)) || "";
       this.shownSid = sid;
       this.timelineSig = "";
     }
-    if (sid) this.root.firstChild.classList.add("show-chat");
+    if (sid && show) this.root.firstChild.classList.add("show-chat");
+    if (!sid) this.root.firstChild.classList.remove("show-chat");
     this.refresh();
   }
 
@@ -116,8 +118,6 @@ export class ConsoleView {
       || String((b.latest() || {}).timestamp || b.created_at || "")
         .localeCompare(String((a.latest() || {}).timestamp || a.created_at || "")));
     this.customerCount.textContent = String(convs.filter((c) => c.status === "active").length);
-    const hadFocus = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.sid : null;
     const items = convs.map((conv) => {
       const unread = app.unread(conv);
       const waited = app.waitingFor(conv);
@@ -142,11 +142,8 @@ export class ConsoleView {
                 t("console.waiting", { d: duration(waited, t) }))
               : null)));
     });
-    mount(this.customerList, items.length ? items : h("li", { class: "empty" }, t("console.no_customers")));
-    if (hadFocus) {
-      const again = this.customerList.querySelector(`[data-sid="${CSS.escape(hadFocus)}"]`);
-      if (again) again.focus();
-    }
+    keepFocus(this.customerList, "sid", () => mount(this.customerList,
+      items.length ? items : h("li", { class: "empty" }, t("console.no_customers"))));
   }
 
   drawQueue() {
@@ -162,7 +159,8 @@ export class ConsoleView {
           w.note ? ` · ${w.note}` : "")),
       h("button", { type: "button", class: "btn btn-small", dataset: { take: w.customer_id },
         onclick: () => app.take(w.customer_id) }, t("console.take"))));
-    mount(this.queueList, items.length ? items : h("li", { class: "empty" }, t("console.queue_empty")));
+    keepFocus(this.queueList, "take", () => mount(this.queueList,
+      items.length ? items : h("li", { class: "empty" }, t("console.queue_empty"))));
   }
 
   drawChat() {
@@ -176,6 +174,7 @@ export class ConsoleView {
       mount(this.headName);
       mount(this.headSub);
       mount(this.headActions);
+      this.headSig = "";
       return;
     }
     const online = app.presence.get(conv.kehu_id) === "online";
@@ -184,12 +183,9 @@ export class ConsoleView {
       t(online ? "presence.online" : "presence.offline"), " · ", conv.kehu_id,
       conv.status !== "active" ? ` · ${t(`sstatus.${conv.status}`)}` : "");
     const active = conv.status === "active";
-    mount(this.headActions, active
-      ? [h("button", { type: "button", class: "btn", onclick: () => openTransferDialog(app, conv) }, t("console.transfer")),
-        h("button", { type: "button", class: "btn btn-danger", onclick: async () => {
-          if (await confirmDialog(t("console.end_confirm", { name: conv.kehu_name }))) app.end(conv.sid);
-        } }, t("console.end"))]
-      : h("button", { type: "button", class: "btn", onclick: () => app.dismiss(conv.sid) }, t("console.dismiss")));
+    const headSig = `${conv.sid}|${conv.status}`;
+    if (headSig !== this.headSig) this.drawActions(conv, active); // only when they change
+    this.headSig = headSig;
     this.input.disabled = !active;
     this.sendBtn.disabled = !active;
     this.linkBtn.disabled = !active;
@@ -201,6 +197,18 @@ export class ConsoleView {
     if (sig === this.timelineSig) return;
     this.timelineSig = sig;
     renderTimeline(this.timeline, timelineItems(app, conv, pending));
+  }
+
+  /** Transfer and End (active), or Close (ended): rebuilt only when they change, so a
+   * keyboard user's focus on them survives live updates. */
+  drawActions(conv, active) {
+    const app = this.app;
+    mount(this.headActions, active
+      ? [h("button", { type: "button", class: "btn", onclick: () => openTransferDialog(app, conv) }, t("console.transfer")),
+        h("button", { type: "button", class: "btn btn-danger", onclick: async () => {
+          if (await confirmDialog(t("console.end_confirm", { name: conv.kehu_name }))) app.end(conv.sid);
+        } }, t("console.end"))]
+      : h("button", { type: "button", class: "btn", onclick: () => app.dismiss(conv.sid) }, t("console.dismiss")));
   }
 }
 

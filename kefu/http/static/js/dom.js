@@ -41,6 +41,23 @@ export function mount(el, ...children) {
   return el;
 }
 
+/**
+ * Re-render `container` with `render()` and give keyboard focus back to the element with
+ * the same data-`key` if one had it (lists redrawn live must not steal a user's focus).
+ */
+export function keepFocus(container, key, render) {
+  const active = document.activeElement;
+  const value = active && container.contains(active) && active.dataset ? active.dataset[key] : undefined;
+  render();
+  if (value === undefined) return;
+  for (const el of container.querySelectorAll(`[data-${key}]`)) {
+    if (el.dataset[key] === value) {
+      el.focus();
+      return;
+    }
+  }
+}
+
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
