@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     dedup_ttl_seconds: int = 7 * 24 * 3600
     ask_timeout: float = 5.0
     fault_injection: bool = False
+    # performance levers (docs/benchmarks.md): the GIL switch interval in seconds (None:
+    # Python's 5 ms) and the process-wide futex hash (Linux >= 6.16)
+    switch_interval: float | None = Field(default=None, gt=0, le=0.1)
+    futex_global_hash: bool = True
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0  # Tornado caps it at the interval
     tick_seconds: float = 1.0

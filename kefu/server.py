@@ -41,14 +41,18 @@ from kefu.persistence.writer import Writer
 log = logging.getLogger("kefu")
 
 
-def tune_process() -> None:
-    """Raise the fd limit and ask for the global futex hash (Linux ≥ 6.16; see DESIGN)."""
+def tune_process(settings: Settings) -> None:
+    """Raise the fd limit, ask for the global futex hash (Linux ≥ 6.16; see DESIGN) and
+    set the GIL switch interval, as configured."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(78, 1, 0, 0, 0)  # PR_FUTEX_HASH, SET_SLOTS, 0 = global; EINVAL ignored
+    if settings.futex_global_hash:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(78, 1, 0, 0, 0)  # PR_FUTEX_HASH, SET_SLOTS, 0 = global; EINVAL ignored
+    if settings.switch_interval is not None:
+        sys.setswitchinterval(settings.switch_interval)
 
 
 def bootstrap_admin(settings: Settings, users: UserStore) -> None:
@@ -71,7 +75,7 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
 
 async def serve(settings: Settings) -> int:
     """Run the server until SIGTERM/SIGINT. Returns the exit code."""
-    tune_process()
+    tune_process(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
