@@ -3,6 +3,8 @@ ways, read marks, typing, escaping, unread counts and the tab title."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Pages
@@ -85,6 +87,10 @@ def test_background_customer_raises_unread_count_and_title(pages: Pages, admin: 
     send(second, "还有一个问题")
     expect(row.locator(".badge")).to_have_text("2")
     expect(agent).to_have_title("(2) 客服工作台")
+    # an unanswered customer shows how long it has waited (from its last message's time)
+    agent.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=3, seconds=5))
+    agent.evaluate("() => window.kefuConsole.view.refresh()")
+    expect(row.locator(".customer-wait")).to_have_text("已等待 3分钟")
 
     row.click()
     expect(agent.locator(".tl-msg.theirs .bubble")).to_have_text(["第二位的问题", "还有一个问题"])

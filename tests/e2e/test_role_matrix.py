@@ -313,6 +313,12 @@ ROWS: list[Row] = [
     Row("GET", "/api/docs", PUBLIC),
     Row("GET", "/api/docs/static/docs-init.js", PUBLIC),
     Row("GET", "/api/docs/static/index.css", PUBLIC),
+    # the web pages (docs/ui.md): static files, public; they sign in through the API
+    Row("GET", "/console", PUBLIC),
+    Row("GET", "/console/admin", PUBLIC),
+    Row("GET", "/chat", PUBLIC),
+    Row("GET", "/chat/embed.js", PUBLIC),
+    Row("GET", "/static/js/dom.js", PUBLIC),
     # last: they restart a (throwaway) session actor
     Row("POST", "/api/system/actors/{actor}/restart", ADMIN_ONLY),
     Row("POST", "/api/system/actors/{actor}/crash", ADMIN_ONLY),

@@ -55,14 +55,14 @@ export class WorkspaceActions {
     if (tellServer && conv.status === "active") {
       this.socket.send({ type: "switch", customer_id: conv.kehu_id });
     }
-    this.markRead(sid);
     if (conv.transferred_from && !conv.earlierLoaded) this.loadEarlier(conv);
     this.view.focusChanged(tellServer); // on a phone, only the agent's own pick opens the chat
+    this.markRead(sid);
   }
 
   markRead(sid) {
     const conv = sid && this.convs.get(sid);
-    if (!conv || document.hidden) return;
+    if (!conv || !this.view.chatVisible()) return; // read means seen on the screen
     const seq = conv.maxSeq;
     if (seq > conv.myRead) {
       conv.myRead = seq;
@@ -183,7 +183,7 @@ export class WorkspaceActions {
   // --- derived -----------------------------------------------------------------------
 
   unread(conv) {
-    if (conv.sid === this.focus && !document.hidden) return 0;
+    if (conv.sid === this.focus && this.view.chatVisible()) return 0;
     return conv.unreadFrom(conv.kehu_id);
   }
 

@@ -52,7 +52,10 @@ export class ConsoleView {
     this.chatPane = h("main", { class: "chat-pane" },
       h("header", { class: "chat-head" },
         h("button", { type: "button", class: "btn back-btn", "aria-label": t("console.back"),
-          onclick: () => this.root.firstChild.classList.remove("show-chat") }, "‹"),
+          onclick: () => {
+            this.root.firstChild.classList.remove("show-chat");
+            this.refresh();
+          } }, "‹"),
         h("div", { class: "chat-who" }, this.headName, this.headSub), this.headActions),
       this.empty, this.timeline, this.typingLine, this.composer);
     const page = h("div", { class: "ws-app" },
@@ -72,6 +75,12 @@ export class ConsoleView {
         this.chatPane));
     mount(this.root, page);
     this.draw();
+  }
+
+  /** Whether the conversation pane is on the screen (not a hidden tab, not the phone
+   * layout's list view): only then are its messages read. */
+  chatVisible() {
+    return !document.hidden && this.chatPane.offsetParent !== null;
   }
 
   sendInput() {
@@ -214,7 +223,7 @@ export class ConsoleView {
 
 function lastText(msg) {
   if (msg.content_type === "Image") return t("msg.image");
-  if (msg.content_type !== "Text") return `[${msg.content_type}] ${msg.content}`;
+  if (msg.content_type !== "Text") return `[${t(`ctype.${msg.content_type}`)}] ${msg.content}`;
   return msg.content;
 }
 

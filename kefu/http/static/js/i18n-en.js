@@ -18,6 +18,7 @@ export const EN = {
   "state.sending": "Sending", "state.failed": "Not sent", "state.read": "Read",
   "state.delivered": "Delivered", "state.queued": "Queued",
   "msg.deleted": "This message was deleted", "msg.image": "[Image]",
+  "ctype.Video": "Video", "ctype.Voice": "Voice", "ctype.Text": "Text",
   "ctype.Image": "Image", "ctype.File": "File", "ctype.Link": "Link",
   "sys.opened": "Conversation started", "sys.opened_transfer": "Conversation started (transfer)",
   "sys.transferred": "Conversation transferred {to}", "sys.ended": "Conversation ended",

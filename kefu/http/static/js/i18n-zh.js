@@ -18,6 +18,7 @@ export const ZH = {
   "state.sending": "发送中", "state.failed": "发送失败", "state.read": "已读",
   "state.delivered": "未读", "state.queued": "排队中",
   "msg.deleted": "此消息已被删除", "msg.image": "[图片]",
+  "ctype.Video": "视频", "ctype.Voice": "语音", "ctype.Text": "文字",
   "ctype.Image": "图片", "ctype.File": "文件", "ctype.Link": "链接",
   "sys.opened": "会话开始", "sys.opened_transfer": "会话开始（转接）",
   "sys.transferred": "会话已转接 {to}", "sys.ended": "会话已结束",
