@@ -106,21 +106,23 @@ def test_agent_reload_mid_conversation_misses_nothing_and_shows_nothing_twice(
     send(agent, "二")
     expect(customer.locator(".tl-msg.theirs .bubble")).to_have_text(["二"])
 
+    expect(agent.locator(".tl-msg.mine .tl-state")).to_have_text(["已读"])
     agent.evaluate("() => window.kefuConsole.socket.stop()")  # the old page is gone
+    send(agent, "没发出去的回复")  # unsent when the page goes: kept for the reloaded page
+    expect(agent.locator(".tl-msg.mine .tl-state")).to_have_text(["已读", "发送中"])
     send(customer, "三（刷新期间）")
     send(customer, "四（刷新期间）")
     expect(customer.locator(".tl-msg.mine .tl-state")).to_have_text(["已读", "未读", "未读"])
     agent.reload()
     expect(agent.locator(".pill.link-open")).to_be_visible()
     row = agent.locator(".customer", has_text="刷新时的客户")
-    expect(row).to_contain_text("四（刷新期间）")
     row.click()
-    expected = ["一", "二", "三（刷新期间）", "四（刷新期间）"]
+    expected = ["一", "二", "三（刷新期间）", "四（刷新期间）", "没发出去的回复"]
     expect(agent.locator(".tl-msg .bubble")).to_have_text(expected)
     send(customer, "五")
     expect(agent.locator(".tl-msg .bubble")).to_have_text([*expected, "五"])
     ids = agent.locator(".tl-msg").evaluate_all("els => els.map(e => e.dataset.id)")
-    assert len(ids) == len(set(ids)) == 5
+    assert len(ids) == len(set(ids)) == 6
     stored = admin.ok("GET", f"/api/sessions/{kehu_id}:{kefu_id}/messages")["messages"]
     assert [m["content"] for m in stored] == [*expected, "五"]
 

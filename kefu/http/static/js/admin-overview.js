@@ -98,7 +98,8 @@ export class OverviewSection {
       [t("admin.col.pos"), t("admin.col.customer"), t("admin.col.priority"), t("admin.col.waited"), t("admin.col.note")],
       waiting.waiting_customers.map((w) => [
         String(w.position),
-        h("span", {}, w.customer_name, " ", h("small", { class: "muted" }, w.status === "Online" ? "●" : "○")),
+        h("span", { class: "who" }, h("span", { class: `dot${w.status === "Online" ? " online" : ""}`,
+          title: t(w.status === "Online" ? "presence.online" : "presence.offline") }), w.customer_name),
         badge(t(`prio.${w.priority}`), w.priority),
         duration(now - w.waiting_since, t),
         w.note || "",

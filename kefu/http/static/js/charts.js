@@ -72,7 +72,7 @@ export function lineChart(container, points, { label, fmt = (v) => v.toFixed(1) 
     const y = PAD.top + plotH - (p.value / max) * plotH;
     d += `${pen ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)} `;
     pen = true;
-    const dot = h("svg:circle", { cx: x, cy: y, r: 3.5, class: "dot" });
+    const dot = h("svg:circle", { cx: x, cy: y, r: 3.5, class: "pt" });
     dot.append(h("svg:title", {}, p.title || `${p.label}: ${fmt(p.value)}`));
     svg.append(dot);
   });

@@ -159,6 +159,7 @@ export class ChatState {
     conv.update({ ...f.session, status: "active" });
     this.current = conv.sid;
     this.kefu = f.kefu;
+    this.kefuPresence = "online";
     this.phase = "active";
     this.queue = null;
     conv.note(t("chat.note_assigned", { name: f.kefu.name }));
@@ -173,6 +174,7 @@ export class ChatState {
     conv.update({ ...f.session, status: "active" });
     this.current = conv.sid;
     this.kefu = { id: f.to_kefu_id, name: f.session.kefu_name || f.to_kefu_id };
+    this.kefuPresence = "online";
     conv.note(t("chat.note_transferred", { name: this.kefu.name }));
   }
 
@@ -232,11 +234,14 @@ export class ChatState {
 
   on_error(f) {
     if (f.ref && this.outbox.items.has(f.ref)) {
-      if (RETRY_CODES.has(f.code)) {
+      if (f.code === "rate_limited") { // not stored: resent, same id, when the window allows
+        setTimeout(() => this.flush(), 1000 * (f.retry_after || 5));
+      } else if (RETRY_CODES.has(f.code)) {
         setTimeout(() => this.flush(), 2000);
         return;
+      } else {
+        this.outbox.fail(f.ref, f.code);
       }
-      this.outbox.fail(f.ref, f.code);
     }
     if (f.code === "already_rated") this.on_rated();
     if (f.code === "already_in_session") return;

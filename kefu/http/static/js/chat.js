@@ -18,6 +18,7 @@ if (embedded) document.body.classList.add("embedded");
 // --- the skeleton (built once) ---------------------------------------------------------
 
 const subtitle = h("div", { class: "chat-sub", role: "status" });
+const avatar = h("span", { class: "avatar", "aria-hidden": "true" }, "客");
 const pill = h("span", { class: "pill" });
 const banner = h("div", { class: "queue-banner", role: "status", "aria-live": "polite" });
 const timeline = h("ol", { class: "timeline", "aria-live": "polite", "aria-label": t("console.timeline") });
@@ -45,7 +46,7 @@ document.addEventListener("visibilitychange", () => state.markRead());
 
 mount(root, h("div", { class: "widget" },
   h("header", { class: "widget-head" },
-    h("span", { class: "avatar online", "aria-hidden": "true" }, "客"),
+    avatar,
     h("div", { class: "widget-who" }, h("h1", {}, t("chat.title")), subtitle),
     pill,
     embedded ? h("button", { type: "button", class: "btn btn-icon close-btn", "aria-label": t("chat.close"),
@@ -90,6 +91,7 @@ const draw = batched(() => {
   pill.className = `pill link-${state.link}`;
   pill.hidden = phase === "welcome" || state.link === "open";
   subtitle.textContent = subtitleText();
+  avatar.classList.toggle("online", phase === "active" && state.kefuPresence !== "offline");
   drawBanner();
   drawExtra();
   typingLine.textContent = state.typingUntil > Date.now() && state.kefu

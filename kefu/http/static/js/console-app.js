@@ -20,7 +20,9 @@ export class Workspace extends WorkspaceActions {
     this.api.onUnauthorized = onLogout;
     this.onLogout = onLogout;
     this.convs = new Map(); // session id → Conversation
-    this.outbox = new Outbox();
+    const outboxKey = `kefu.console.outbox.${this.me.id}`; // unsent messages survive a reload
+    this.outbox = new Outbox((frames) => store.set(outboxKey, frames));
+    for (const frame of store.get(outboxKey, [])) this.outbox.put(frame);
     this.focus = null;
     this.status = this.me.status === "offline" ? "online" : this.me.status;
     this.link = "connecting";

@@ -82,16 +82,21 @@ export class Conversation {
 
 /** Keeps sent-but-unacked messages (the outbox) by client_msg_id, in send order. */
 export class Outbox {
-  constructor() {
+  /** @param {(frames: object[]) => void} [save] called with the unsent frames on change */
+  constructor(save = null) {
     this.items = new Map();
+    this.save = save;
   }
 
   put(frame) {
     this.items.set(frame.client_msg_id, { frame, state: "sending", ts: new Date().toISOString() });
+    if (this.save) this.save(this.toJSON());
   }
 
   ack(clientMsgId) {
-    return this.items.delete(clientMsgId);
+    const had = this.items.delete(clientMsgId);
+    if (had && this.save) this.save(this.toJSON());
+    return had;
   }
 
   fail(clientMsgId, reason) {
@@ -99,6 +104,7 @@ export class Outbox {
     if (item) {
       item.state = "failed";
       item.reason = reason;
+      if (this.save) this.save(this.toJSON());
     }
   }
 

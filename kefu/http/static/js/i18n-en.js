@@ -43,6 +43,7 @@ export const EN = {
   "transfer.title": "Transfer “{name}”", "transfer.to": "To (online agents with room)",
   "transfer.reason": "Reason", "transfer.note": "Note", "transfer.reason_ph": "e.g. technical question",
   "transfer.note_ph": "A note for the next agent", "transfer.none": "No agent available",
+  "err.rate_limited": "Sending too fast; it will be resent shortly",
   "err.invalid_json": "Malformed message", "err.bad_frame": "Malformed message", "err.unknown_type": "Unknown message type",
   "err.content_too_long": "Message too long", "err.forbidden": "Not allowed",
   "err.session_not_found": "Conversation not found", "err.session_ended": "The conversation has ended; not sent",

@@ -45,6 +45,7 @@ export const ZH = {
   "transfer.reason": "转接原因", "transfer.note": "备注", "transfer.reason_ph": "例如：专业问题",
   "transfer.note_ph": "给接手客服的说明", "transfer.none": "暂无可转接的客服",
   // errors (WebSocket error codes)
+  "err.rate_limited": "发送太频繁，稍后将自动重发",
   "err.invalid_json": "消息格式错误", "err.bad_frame": "消息格式错误", "err.unknown_type": "未知的消息类型",
   "err.content_too_long": "消息太长了", "err.forbidden": "没有权限执行此操作",
   "err.session_not_found": "会话不存在", "err.session_ended": "会话已结束，消息未发送",
