@@ -111,7 +111,8 @@ class FlushBody(Body):
 
 class FlushOut(BaseModel):
     deleted: int
-    kept: int = Field(description="admin accounts' keys and the maintenance flag, kept")
+    kept: int = Field(description="admin accounts' keys, the maintenance flag and the "
+                                  "audit log, kept")
     prefix: str
 
 

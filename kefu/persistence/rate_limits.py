@@ -1,9 +1,10 @@
 """Fixed-window rate limits kept in Redis, so they hold across server processes.
 
 One counter per (kind, subject, window index): ``INCR``, and on the first hit
-``PEXPIREAT`` the window's end — one Lua script, so one atomic round trip, and a counter
-can never be left without an expiry. Keys come from :meth:`Keys.rate`. Blocking: call
-these from an executor thread (``bridge.run_io``) or an actor thread, never the IOLoop.
+``PEXPIREAT`` the window's end — in a Lua script, so a counter can never be left without
+an expiry, and one script call counts a whole batch of hits (one command to encode and
+parse, however many kehu). Keys come from :meth:`Keys.rate`. Blocking: call these from an
+executor thread (``bridge.run_io``) or an actor thread, never the IOLoop.
 """
 
 from __future__ import annotations
@@ -14,11 +15,35 @@ from dataclasses import dataclass
 from kefu.domain import now
 from kefu.persistence.redis import Store
 
-# KEYS: the window's counter.  ARGV: the window's end, epoch milliseconds.  → the count.
+# KEYS: counters of one window (repeats allowed).  ARGV: the window's end, epoch ms.
+# → the count after each hit, in order.
 HIT_LUA = """
-local c = redis.call('INCR', KEYS[1])
-if c == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-return c
+local out = {}
+for i, key in ipairs(KEYS) do
+  local c = redis.call('INCR', key)
+  if c == 1 then redis.call('PEXPIREAT', key, ARGV[1]) end
+  out[i] = c
+end
+return out
+"""
+
+# Leases: take up to ARGV[3] hits at once from each counter, never past the limit ARGV[2].
+# KEYS: counters of one window.  ARGV: window end (epoch ms), limit, chunk.  → grants.
+LEASE_LUA = """
+local limit, chunk = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local c = tonumber(redis.call('GET', key) or '0')
+  local grant = math.min(chunk, limit - c)
+  if grant > 0 then
+    redis.call('INCRBY', key, grant)
+    if c == 0 then redis.call('PEXPIREAT', key, ARGV[1]) end
+  else
+    grant = 0
+  end
+  out[i] = grant
+end
+return out
 """
 
 
@@ -54,6 +79,7 @@ class RateLimits:
         self.r = store.client
         self.keys = store.keys
         self._hit = self.r.register_script(HIT_LUA)
+        self._lease = self.r.register_script(LEASE_LUA)
 
     def _window(self, limit: Limit, at: float) -> tuple[int, float]:
         """The window index and its end (epoch seconds) at time ``at``."""
@@ -71,17 +97,26 @@ class RateLimits:
         return self.hit_many(limit, [subject])[0]
 
     def hit_many(self, limit: Limit, subjects: list[str]) -> list[Verdict]:
-        """:meth:`hit` for each subject (repeats allowed), in one pipelined round trip."""
-        if not limit.enabled:
+        """:meth:`hit` for each subject (repeats allowed), in one script call."""
+        if not limit.enabled or not subjects:
             return [ALLOW] * len(subjects)
         at = now()
         index, end = self._window(limit, at)
-        end_ms = str(int(end * 1000))
-        pipe = self.r.pipeline(transaction=False)
-        for subject in subjects:
-            self._hit(keys=[self.keys.rate(limit.kind, subject, index)], args=[end_ms],
-                      client=pipe)
-        return [self._verdict(limit, int(c), end, at) for c in pipe.execute()]
+        keys = [self.keys.rate(limit.kind, subject, index) for subject in subjects]
+        counts = self._hit(keys=keys, args=[int(end * 1000)])
+        return [self._verdict(limit, int(c), end, at) for c in counts]
+
+    def lease_many(self, limit: Limit, subjects: list[str], chunk: int
+                   ) -> tuple[list[int], float]:
+        """Take up to ``chunk`` hits for each subject (repeats allowed) in one script
+        call → (hits granted to each, 0 when the window is full; the window's end). The
+        caller spends its grants locally: the counter already holds them, so however many
+        processes lease, a window never grants more than the limit."""
+        at = now()
+        index, end = self._window(limit, at)
+        keys = [self.keys.rate(limit.kind, subject, index) for subject in subjects]
+        grants = self._lease(keys=keys, args=[int(end * 1000), limit.limit, chunk])
+        return [int(g) for g in grants], end
 
     def peek(self, limit: Limit, subject: str) -> Verdict:
         """Would the next hit be refused because the window is already full? (No count.)"""

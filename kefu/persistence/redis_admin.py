@@ -66,7 +66,7 @@ def admin_accounts(store: Store) -> tuple[frozenset[str], dict[str, float]]:
         for uid, kind in zip(chunk, pipe.execute(), strict=True):
             if kind == "admin":
                 admins[uid] = float(ids[uid])
-    keep = {k.maintenance}
+    keep = {k.maintenance, k.audit_log}
     for uid in admins:
         keep |= {k.user(uid), k.user_tokens(uid)}
         keep |= {k.token(t) for t in r.smembers(k.user_tokens(uid))}
@@ -74,7 +74,8 @@ def admin_accounts(store: Store) -> tuple[frozenset[str], dict[str, float]]:
 
 
 def flush(store: Store) -> dict[str, int]:
-    """Delete the project's keys but the admin accounts and the maintenance flag.
+    """Delete the project's keys but the admin accounts, the maintenance flag and the
+    audit log (a flush must not erase the record of who did what, itself included).
 
     Not atomic: a write that lands during the walk may survive it (turn maintenance on
     first). Returns ``{"deleted", "kept"}``."""

@@ -258,7 +258,7 @@ def test_flush_deletes_only_our_keys_and_keeps_the_admins(
     assert neighbours(r) == theirs
     assert 0 < r.ttl("other:app") <= 3600
     left = {k.decode()[len(PREFIX):] for k in ours(r)}
-    allowed = re.compile(r"^(user:(admin|ops)(:tokens)?|token:.+|users|log|maintenance)$")
+    allowed = re.compile(r"^(user:(admin|ops)(:tokens)?|token:.+|users|log|maintenance|audit)$")
     assert all(allowed.match(k) for k in left), left
     assert set(r.zrange(f"{PREFIX}users", 0, -1)) == {b"admin", b"ops"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -141,3 +142,19 @@ def test_every_reply_has_its_own_request_id(server: ServerProcess, admin: Api) -
                httpx.post(server.base + "/api/auth/login", content=b"{")]
     ids = [r.headers["X-Request-Id"] for r in replies]
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == 3
+
+
+def test_the_audit_log_survives_a_flush(tmp_path: Path) -> None:
+    """A flush deletes the project's keys, but not the record of who did what — the flush
+    itself included."""
+    srv = ServerProcess(tmp_path / "srv").start()
+    try:
+        admin = Api.login(srv.base, "admin", "admin-pass")
+        before = admin.call("PUT", "/api/system/maintenance", {"enabled": False})
+        flush = admin.call("POST", "/api/redis/flush", {"confirm": "FLUSH"})
+        assert flush.status_code == 200, flush.text
+        assert entry_for(admin, before.headers["X-Request-Id"])["status"] == 200
+        e = entry_for(admin, flush.headers["X-Request-Id"])
+        assert (e["action"], e["status"]) == ("POST /api/redis/flush", 200)
+    finally:
+        srv.stop()

@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from tests.contract import assert_error
-from tests.helpers import Api, RedisServer, ServerProcess, open_pair, uid
+from tests.helpers import WS, Api, RedisServer, ServerProcess, open_pair, uid
 from tests.security.conftest import LOGIN_LIMIT, MSG_LIMIT
 
 T = TypeVar("T")
+TWIN_MSG_LIMIT = 20  # leases of 2: the lease path, not one counter hit per message
 
 
 def in_one_window(window: int, attempt: Callable[[], T]) -> T:
@@ -88,7 +89,8 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProc
     base = Path(tmp_path_factory.mktemp("twins"))
     rs = RedisServer(base / "redis").start()
     env = {"KEFU_REDIS_URL": rs.url, "KEFU_GUEST_RATE_PER_MINUTE": "3",
-           "KEFU_LOGIN_FAIL_LIMIT": str(LOGIN_LIMIT)}
+           "KEFU_LOGIN_FAIL_LIMIT": str(LOGIN_LIMIT),
+           "KEFU_KEHU_MSG_RATE_PER_MINUTE": str(TWIN_MSG_LIMIT)}
     servers = [ServerProcess(base / name, **env) for name in ("a", "b")]
     try:
         for srv in servers:
@@ -110,6 +112,45 @@ def test_guest_creation_is_limited_per_address_across_processes(
             assert httpx.post(srv.base + guest, json={}).status_code == 200
         for srv in (b, a):
             assert_429(httpx.post(srv.base + guest, json={}), 60)
+
+    in_one_window(60, attempt)
+
+
+def test_kehu_messages_are_limited_across_processes(
+        twins: tuple[ServerProcess, ServerProcess]) -> None:
+    """Each process leases hits from the kehu's one counter (2 at a time at this limit)
+    and spends them locally: however the kehu spreads its messages over the two
+    processes, no more than the limit gets through in a window."""
+    a, b = twins
+    admin = Api.login(a.base, "admin", "admin-pass")
+
+    def attempt() -> None:
+        kehu_id = uid("kehu")  # not a guest: the guest limit here is 3 a minute
+        admin.ok("POST", "/api/users/create", {"id": kehu_id, "name": "k",
+                                               "user_type": "kehu", "password": "pw"})
+        kehu = Api.login(a.base, kehu_id, "pw")
+        on_a, on_b = WS(a.ws_url, kehu.token), WS(b.ws_url, kehu.token)
+        try:
+            on_a.expect("hello")
+            on_b.expect("hello")
+            outcomes = []
+            for i in range(TWIN_MSG_LIMIT + 6):
+                ws = on_a if i % 3 else on_b
+                ws.send(type="message", client_msg_id=f"m{i}", content=f"m{i}")
+                got = ws.expect_one_of(("ack", "error"))
+                assert got.get("code") in (None, "rate_limited"), got
+                outcomes.append(got["type"])
+            # never more than the limit; fewer by at most one unspent hit per process
+            # (a lease of 2 half used when the counter filled up)
+            acked = outcomes.count("ack")
+            assert TWIN_MSG_LIMIT - 2 <= acked <= TWIN_MSG_LIMIT, outcomes
+            first_refusal = outcomes.index("error")
+            assert first_refusal >= TWIN_MSG_LIMIT - 2, outcomes
+            assert outcomes[first_refusal:].count("ack") <= 2, outcomes
+            assert outcomes[-3:] == ["error"] * 3, outcomes
+        finally:
+            on_a.close()
+            on_b.close()
 
     in_one_window(60, attempt)
 

@@ -57,3 +57,21 @@ def test_audit_pages_newest_first_across_chunks(store: Store,
         seen += [e["action"] for e in entries]
     assert seen == [f"a{i}" for i in range(10, -1, -1)]
     assert log.page(5, 3) == ([], 11)
+
+
+def test_leases_never_grant_past_the_limit(store: Store) -> None:
+    """Two 'processes' leasing from one counter: grants add up to the limit exactly."""
+    limits = RateLimits(store)
+    limit = Limit("m", 25, 3600)
+    grants = []
+    for _ in range(6):
+        a, _end = limits.lease_many(limit, ["k", "other"], 10)
+        b, end = limits.lease_many(limit, ["k"], 10)
+        grants += [a[0], b[0]]
+    assert grants == [10, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert end == (int(time.time() // 3600) + 1) * 3600
+    counter = store.keys.rate("m", "k", int(time.time() // 3600))
+    assert int(store.client.get(counter) or 0) == 25
+    assert 0 < store.client.pttl(counter) / 1000 <= end - time.time() + 1
+    # repeats in one call are served in order
+    assert limits.lease_many(Limit("m", 3, 60), ["z", "z", "z"], 2)[0] == [2, 1, 0]

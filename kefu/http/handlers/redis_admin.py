@@ -29,8 +29,9 @@ class RedisStatusHandler(BaseHandler):
 
 
 class RedisFlushHandler(BaseHandler):
-    @doc("Delete the project's keys (only those under the prefix; admin accounts and the "
-         "maintenance flag are kept); body {\"confirm\": \"FLUSH\"} (seed 7.2)",
+    @doc("Delete the project's keys (only those under the prefix; admin accounts, the "
+         "maintenance flag and the audit log are kept); body {\"confirm\": \"FLUSH\"} "
+         "(seed 7.2)",
          body=FlushBody, response=FlushOut, tag="redis", errors=(400, 401, 403))
     async def post(self) -> None:
         me = await self.authenticate(UserType.ADMIN)
