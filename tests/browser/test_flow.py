@@ -70,7 +70,8 @@ def test_transfer_with_history_then_end_and_rating(pages: Pages, admin: Api) -> 
     timeline = b.locator(".timeline")
     expect(timeline.locator(".tl-divider").first).to_contain_text("之前的会话 · 客服甲")
     expect(timeline.locator(".tl-msg .bubble")).to_have_text(["我的订单有问题", "我帮您转给专员"])
-    expect(timeline.locator(".tl-sys", has_text="原因：专业问题；备注：订单 1234")).to_have_count(1)
+    expect(timeline.locator(".tl-sys", has_text="由 客服甲 转接而来（原因：专业问题；备注：订单 1234）")
+           ).to_have_count(1)
 
     send(customer, "还在吗")
     expect(timeline.locator(".tl-msg.theirs .bubble")).to_have_text(["我的订单有问题", "还在吗"])
@@ -80,6 +81,8 @@ def test_transfer_with_history_then_end_and_rating(pages: Pages, admin: Api) -> 
     b.get_by_role("button", name="结束会话", exact=True).click()
     b.locator("dialog button[type=submit]").click()
     expect(b.locator(".chat-sub")).to_contain_text("已结束")
+    expect(timeline.locator(".tl-sys").last).to_contain_text("您结束了会话")
+    expect(a.locator(".tl-sys", has_text="已转接给 客服乙")).to_have_count(1)
     expect(b.locator(".composer-input")).to_be_disabled()
 
     rating = customer.locator(".rating")

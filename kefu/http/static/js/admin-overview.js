@@ -85,7 +85,7 @@ export class OverviewSection {
     mount(this.workload, table(
       [t("admin.col.agent"), t("admin.col.status"), t("admin.col.load"), t("admin.col.util"),
         t("admin.col.avg_resp"), t("admin.col.satisfaction")],
-      perf.agents.map((a) => [
+      agentsByLoad(perf.agents).map((a) => [
         h("span", {}, h("strong", {}, a.name), h("br"), h("small", { class: "muted" }, a.kefu_id)),
         badge(t(`status.${a.status}`), a.status),
         `${a.active_sessions} / ${a.max_sessions}`,
@@ -128,6 +128,12 @@ export class OverviewSection {
       title: t("admin.tip_resp", { label: r.label, s: r.avg_response_time_seconds ?? "-", n: r.responses }) })),
     { label: t(`admin.chart_resp_${unit}`) });
   }
+}
+
+/** Agents online first, then the busiest, so the ones that matter now are on top. */
+function agentsByLoad(agents) {
+  return [...agents].sort((a, b) => (a.status === "offline") - (b.status === "offline")
+    || b.active_sessions - a.active_sessions || a.name.localeCompare(b.name));
 }
 
 function hourLabel(iso, withDay) {

@@ -81,6 +81,7 @@ export class WorkspaceActions {
         const detail = await this.api.get(`/api/sessions/${encodeURIComponent(sid)}`);
         const msgs = await this.api.sessionMessages(sid, true);
         chain.unshift({ session: detail.session, messages: msgs });
+        this.learn(detail.session.kefu_id, detail.session.kefu_name);
         sid = detail.session.transferred_from;
       } catch {
         break;

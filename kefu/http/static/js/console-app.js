@@ -28,6 +28,7 @@ export class Workspace extends WorkspaceActions {
     this.link = "connecting";
     this.waiting = [];
     this.presence = new Map(); // kehu id → "online" | "offline"
+    this.names = new Map(); // user id → name, learnt from frames and REST replies
     this.typingUntil = new Map(); // session id → ms
     this.pendingResume = new Set();
     this.firstHello = true;
@@ -77,6 +78,8 @@ export class Workspace extends WorkspaceActions {
     const live = new Set();
     for (const s of f.sessions) {
       live.add(s.session_id);
+      this.learn(s.kefu_id, s.kefu_name);
+      this.learn(s.kehu_id, s.kehu_name);
       this.conv(s.session_id, s).update(s);
     }
     for (const conv of this.convs.values()) {
@@ -90,6 +93,14 @@ export class Workspace extends WorkspaceActions {
     this.resume([...this.convs.keys()]);
     this.refreshQueue();
     this.view.refresh();
+  }
+
+  learn(id, name) {
+    if (id && name) this.names.set(id, name);
+  }
+
+  nameOf(id) {
+    return id === this.me.id ? this.me.name : this.names.get(id) || id;
   }
 
   resume(sids) {
@@ -126,6 +137,8 @@ export class Workspace extends WorkspaceActions {
   on_assigned(f) {
     const conv = this.conv(f.session.session_id, f.session);
     conv.update({ ...f.session, status: "active" });
+    this.learn(f.kefu.id, f.kefu.name);
+    this.learn(f.kehu.id, f.kehu.name);
     conv.note(t("note.assigned", { name: f.kehu.name }));
     this.resume([conv.sid]);
     this.loadPresence(conv);
@@ -138,8 +151,8 @@ export class Workspace extends WorkspaceActions {
     if (f.to_kefu_id === this.me.id) {
       const conv = this.conv(f.new_session_id, f.session);
       conv.update({ ...f.session, status: "active", transferred_from: f.session_id });
-      conv.note(t("note.transferred_in", { from: f.from_kefu_id, reason: f.reason || "-",
-        note: f.note || "-" }));
+      conv.note(() => t("note.transferred_in", { from: this.nameOf(f.from_kefu_id),
+        reason: f.reason || "-", note: f.note || "-" })); // names resolve as they are learnt
       this.resume([conv.sid]);
       this.loadPresence(conv);
       this.loadEarlier(conv);
@@ -149,7 +162,8 @@ export class Workspace extends WorkspaceActions {
     const old = this.convs.get(f.session_id);
     if (old && f.from_kefu_id === this.me.id) {
       old.status = "transferred";
-      old.note(t("note.transferred_out", { to: f.to_kefu_id }));
+      this.learn(f.session.kefu_id, f.session.kefu_name);
+      old.note(() => t("note.transferred_out", { to: this.nameOf(f.to_kefu_id) }));
     }
   }
 
@@ -157,7 +171,10 @@ export class Workspace extends WorkspaceActions {
     const conv = this.convs.get(f.session_id);
     if (!conv) return;
     conv.status = "completed";
-    conv.note(f.reason === "ended" ? t("note.ended_by", { by: f.by || "" }) : t(`note.ended_${f.reason}`));
+    if (f.reason !== "ended") conv.note(t(`note.ended_${f.reason}`));
+    else if (f.by === this.me.id) conv.note(t("note.ended_by_me"));
+    else if (f.by === conv.kehu_id) conv.note(t("note.ended_by_customer"));
+    else conv.note(() => t("note.ended_by", { by: this.nameOf(f.by || "") }));
     this.refreshQueue();
   }
 

@@ -201,7 +201,7 @@ export class ConsoleView {
     this.input.placeholder = active ? t("console.placeholder") : t("console.closed_placeholder");
     this.typingLine.textContent = app.isTyping(conv.sid) ? t("typing", { name: conv.kehu_name }) : "";
     const pending = app.outbox.forSession(conv.sid);
-    const sig = [conv.sid, conv.messages.size, conv.lastSeq, conv.peerRead, conv.notes.length,
+    const sig = [conv.sid, conv.messages.size, conv.lastSeq, conv.peerRead, conv.notes.length, app.names.size,
       conv.earlier.length, conv.status, pending.map((p) => p.state).join(), app.me.name].join("|");
     if (sig === this.timelineSig) return;
     this.timelineSig = sig;
@@ -240,16 +240,20 @@ function timelineItems(app, conv, pending) {
   for (const m of conv.sorted()) {
     while (notes.length && notes[0].afterSeq < (m.seq ?? Infinity)) {
       const n = notes.shift();
-      items.push({ kind: "sys", text: n.text, ts: n.ts });
+      items.push({ kind: "sys", text: noteText(n), ts: n.ts });
     }
     items.push(itemOf(app, conv, m, conv));
   }
-  for (const n of notes) items.push({ kind: "sys", text: n.text, ts: n.ts });
+  for (const n of notes) items.push({ kind: "sys", text: noteText(n), ts: n.ts });
   for (const p of pending) {
     items.push({ kind: "msg", mine: true, state: p.state,
       msg: { ...p.frame, id: `pending-${p.frame.client_msg_id}`, timestamp: p.ts, seq: null } });
   }
   return items;
+}
+
+function noteText(note) {
+  return typeof note.text === "function" ? note.text() : note.text;
 }
 
 function itemOf(app, conv, m, session) {

@@ -11,7 +11,7 @@ export class Conversation {
     this.myRead = 0;
     this.peerRead = 0;
     this.earlier = []; // messages of the sessions this one was transferred from (REST)
-    this.notes = []; // local system lines: {text, ts, afterSeq}
+    this.notes = []; // local system lines: {text (a string, or a function giving it), ts, afterSeq}
     this.update(meta);
   }
 

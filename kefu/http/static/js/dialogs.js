@@ -87,6 +87,7 @@ export async function openTransferDialog(app, conv) {
   select.append(h("option", { value: "" }, t("loading")));
   try {
     const data = await app.api.get("/api/kefu/available");
+    for (const k of data.available_kefu) app.learn(k.kefu_id, k.kefu_name);
     const others = data.available_kefu.filter((k) => k.kefu_id !== app.me.id);
     select.replaceChildren(...(others.length
       ? others.map((k) => h("option", { value: k.kefu_id },
