@@ -23,6 +23,17 @@ export class WorkspaceActions {
     }
   }
 
+  /** The status this agent chose, as routing sees it (seed 2.2 ``set_status``). */
+  async loadOwnStatus() {
+    try {
+      const data = await this.api.get(`/api/kefu/${encodeURIComponent(this.me.id)}/workload`);
+      this.status = data.workload.set_status;
+      this.view.refresh();
+    } catch {
+      /* keep the last known one */
+    }
+  }
+
   /** Whether a newly assigned customer is connected (presence frames only tell changes). */
   async loadPresence(conv) {
     try {

@@ -74,7 +74,7 @@ export class Workspace extends WorkspaceActions {
 
   async on_hello(f) {
     this.me = { ...this.me, ...f.user };
-    if (f.user.status && f.user.status !== "offline") this.status = f.user.status;
+    this.loadOwnStatus();
     const live = new Set();
     for (const s of f.sessions) {
       live.add(s.session_id);
