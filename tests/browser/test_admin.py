@@ -82,6 +82,18 @@ def test_overview_search_transcript_users_maintenance_backups(pages: Pages, admi
     expect(page.locator(".toast", has_text="已创建用户 kefu_from_ui")).to_be_visible()
     assert admin.ok("GET", "/api/users/kefu_from_ui")["user"]["name"] == "界面创建的客服"
     Api.login(admin.base, "kefu_from_ui", "secret")  # the password works
+    row = page.locator("tbody tr", has=page.locator("code:text-is('kefu_from_ui')"))
+    row.get_by_role("button", name="编辑").click()
+    dialog.locator("input[name=name]").fill("改过名的客服")
+    dialog.locator("input[name=max_sessions]").fill("8")
+    dialog.locator("button[type=submit]").click()
+    expect(row).to_contain_text("改过名的客服")
+    user = admin.ok("GET", "/api/users/kefu_from_ui")["user"]
+    assert (user["name"], user["max_sessions"]) == ("改过名的客服", 8)
+    row.get_by_role("button", name="删除").click()
+    page.locator("dialog button[type=submit]").click()
+    expect(row).to_have_count(0)
+    assert admin.call("GET", "/api/users/kefu_from_ui").status_code == 404
 
     page.locator(".nav-link", has_text="系统").click()
     page.locator("#maint-on").check()

@@ -30,6 +30,10 @@ def test_customer_waits_in_the_queue_then_the_agent_takes_it(pages: Pages, admin
     expect(customer.locator(".queue-banner")).to_contain_text("预计等待")
     send(customer, "排队时发的消息")
     expect(customer.locator(".tl-msg.mine .tl-state")).to_have_text(["排队中"])
+    customer.reload()  # keeps its place and what it sent while waiting
+    expect(customer.locator(".queue-pos")).to_have_text(f"您当前排在第 {position} 位")
+    expect(customer.locator(".tl-msg.mine .bubble")).to_have_text(["排队时发的消息"])
+    assert admin.ok("GET", "/api/kefu/waiting")["total"] == len(waiting)
 
     row = agent.locator(".queue-item", has_text="排队的客户")
     expect(row).to_contain_text(f"第 {position} 位")
