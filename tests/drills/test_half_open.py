@@ -46,6 +46,7 @@ def connections(admin: Api) -> int:
                ["connections"])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("dead_side", ["kehu", "kefu"])
 def test_silent_peer_is_dropped_and_its_state_kept(dead_side: str, tmp_path: Path,
