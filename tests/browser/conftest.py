@@ -34,7 +34,9 @@ except ImportError:  # pragma: no cover - the dev extra installs it
     collect_ignore_glob = ["test_*.py"]  # they import playwright; the fixture explains
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# main thread while it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     if sync_playwright is None:
         pytest.skip("browser tests: playwright is not installed (pip install -e '.[dev]')")
@@ -47,7 +49,7 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory, chromium: Browser) -> Iterator[ServerProcess]:
     """One server for the browser tests (started only when a browser is there)."""
     srv = ServerProcess(Path(tmp_path_factory.mktemp("browser-srv")),

@@ -1,0 +1,1 @@
+"""Browser tests of /console, /chat and /console/admin (see conftest.py)."""
