@@ -23,7 +23,7 @@ from kefu.bench.checks import arrival_schedule, assignment_checks, completion_cu
 from kefu.bench.clients import Client, connect_all
 from kefu.bench.relay import fmt
 from kefu.bench.rest import admin_token, create_agents, create_guests, get, list_sessions
-from kefu.bench.server import bench_port, raise_nofile, start_server, stop_server
+from kefu.bench.server import bench_port, cpu_seconds, raise_nofile, start_server, stop_server
 from kefu.bench.stats import Histogram
 
 
@@ -106,8 +106,10 @@ def run(guests: int, agents: int, max_sessions: int, arrival: float,
             users_s = time.monotonic() - t
             print(f"  burst: {agents} agents + {guests} guests created in {users_s:.1f} s",
                   file=sys.stderr, flush=True)
+            cpu0 = cpu_seconds(proc.pid)
             b, info = asyncio.run(_drive(url, list(zip(agent_ids, agent_tokens, strict=True)),
                                          guest_pairs, arrival, timeout))
+            cpu = cpu_seconds(proc.pid) - cpu0  # connecting, then the burst
             rest = list_sessions(base, admin, "active")
             waiting = get(base, "/api/kefu/waiting", admin)["total"]
         finally:
@@ -126,6 +128,7 @@ def run(guests: int, agents: int, max_sessions: int, arrival: float,
             "all_assigned_s": round(all_in, 3) if all_in is not None else None,
             "assigned": len(b.got), "assign_ms": lat.summary_ms(),
             "send_lag_p99_ms": round(info["send_lag_p99_ms"], 2), "errors": b.errors,
+            "server_cpu_s": round(cpu, 2),
             "checks": checks, "curve": completion_curve(offsets)}
 
 
@@ -141,6 +144,7 @@ def table(r: dict[str, Any]) -> str:
         ("assignment latency p50 / p99 / max ms", f"{fmt(a['p50'], 1)} / {fmt(a['p99'], 1)} / "
                                                   f"{fmt(a['max'], 1)}"),
         ("generator send lag p99 ms", fmt(r["send_lag_p99_ms"], 2)),
+        ("server CPU s (connecting + burst)", fmt(r.get("server_cpu_s"), 2)),
         ("guests assigned twice / unassigned", f"{c['assigned_twice']} / {c['unassigned']}"),
         ("agents over capacity (max load seen)", f"{c['agents_over_capacity']} "
                                                  f"({c['max_agent_load']})"),

@@ -4,6 +4,9 @@ No servers, no timing assertions."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from kefu.bench.checks import arrival_schedule, assignment_checks, completion_curve
 from kefu.bench.connections import per_socket_kib
 from kefu.bench.history_data import (
@@ -115,3 +118,18 @@ def test_history_content_is_deterministic_with_the_documented_rates() -> None:
     assert rare == 2  # exactly one in 10,000
     assert 100 <= common <= 300  # about one in 100
     assert images == 200
+
+
+def test_recovery_log_marks_read_only_the_new_start_up(tmp_path: Path) -> None:
+    from kefu.bench.recovery import log_marks  # noqa: PLC0415
+
+    log = tmp_path / "server.log"
+    old = "2026-01-01 00:00:00,000 INFO kefu.persistence.embedded: embedded redis-server 1 on x\n"
+    log.write_text(old)
+    offset = log.stat().st_size
+    with log.open("a") as f:
+        f.write("2026-01-01 00:01:00,250 INFO kefu.persistence.embedded: embedded redis-server "
+                "2 on x\nnoise without a date\n"
+                "2026-01-01 00:01:01,500 INFO kefu.events: server started {'port': 1}\n")
+    spawned = datetime(2026, 1, 1, 0, 1, 0).timestamp()
+    assert log_marks(log, offset, spawned) == {"redis_ready_s": 0.25, "server_started_s": 1.5}
