@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     dedup_ttl_seconds: int = 7 * 24 * 3600
     ask_timeout: float = 5.0
     fault_injection: bool = False
+    # the embedded Redis's AOF fsync policy: "everysec" may lose up to ~1 s of acked
+    # messages on power loss (not on a crash of the process); "always" closes that window
+    redis_appendfsync: Literal["everysec", "always"] = "everysec"
     # performance levers (docs/benchmarks.md): the GIL switch interval in seconds (None:
     # Python's 5 ms) and the process-wide futex hash (Linux >= 6.16)
     switch_interval: float | None = Field(default=None, gt=0, le=0.1)

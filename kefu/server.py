@@ -91,7 +91,7 @@ async def serve(settings: Settings) -> int:
     async with AsyncExitStack() as stack:
         url = settings.redis_url
         if url is None:
-            embedded = EmbeddedRedis(settings.redis_dir)
+            embedded = EmbeddedRedis(settings.redis_dir, appendfsync=settings.redis_appendfsync)
             url = embedded.start()
             stack.callback(embedded.stop)
         store = Store(url, settings.redis_prefix)

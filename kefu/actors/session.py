@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 from kefu.actors.base import SupervisedActor
@@ -65,6 +65,8 @@ class Session(SupervisedActor):
         self.idle_requested = False
         if not hasattr(self, "recent"):
             self.recent: OrderedDict[str, bool] = OrderedDict()
+            # the kehu's appends handed to the writer whose outcome may still be "closed"
+            self.kehu_inflight: deque[AppendItem] = deque()
 
     def handle_message(self, msg: Any) -> Any:
         match msg:
@@ -107,11 +109,11 @@ class Session(SupervisedActor):
         cmid = msg.client_msg_id
         if self.status != "active" and side == "kehu":
             # e.g. in flight during a transfer: the dispatcher routes it to the kehu's
-            # current session (or answers a resend with its stored ack)
-            self.rt.dispatcher().tell(CustomerMessage(
-                kehu_id=self.kehu_id, kehu_name=self.kehu_name, conn_id=msg.conn_id,
-                client_msg_id=cmid, content=msg.content, content_type=msg.content_type,
-                url=msg.url, route_seq=msg.route_seq))
+            # current session (or answers a resend with its stored ack), behind any
+            # earlier message of the kehu that met the closed session in Redis
+            self._hand_back_closed()
+            self._hand_back(msg.conn_id, cmid, msg.content, msg.content_type, msg.url,
+                            msg.route_seq)
             return Accepted()
         if self.status != "active" or (cmid is not None and cmid in self.recent):
             if cmid is None:
@@ -151,10 +153,16 @@ class Session(SupervisedActor):
                          "resp_count", self.resp_count]
                 self.rt.dispatcher().tell(AgentFigures(kefu_id=self.kefu_id,
                                                        response_seconds=rt))
-        self.rt.writer.submit(AppendItem(  # type: ignore[union-attr]
-            sid=self.sid, seq=seq, msg=stored, side=side, sender=msg.sender_id,
-            recipient=recipient, conn_id=msg.conn_id, cmid=cmid, handle=self.handle,
-            ts=t, meta=meta, response_seconds=answered))
+        item = AppendItem(sid=self.sid, seq=seq, msg=stored, side=side,
+                          sender=msg.sender_id, recipient=recipient, conn_id=msg.conn_id,
+                          cmid=cmid, handle=self.handle, ts=t, meta=meta,
+                          response_seconds=answered, route_seq=msg.route_seq)
+        if side == "kehu":
+            inflight = self.kehu_inflight
+            while inflight and inflight[0].status not in ("", "closed"):
+                inflight.popleft()
+            inflight.append(item)
+        self.rt.writer.submit(item)  # type: ignore[union-attr]
         self.next_seq = seq + 1
         if cmid is not None:
             self.recent[cmid] = True
@@ -169,6 +177,7 @@ class Session(SupervisedActor):
             self.next_seq = max(self.next_seq, int(msg.detail) + 1)
             item.seq = self.next_seq
             item.msg["seq"] = item.seq
+            item.status = ""
             self.next_seq += 1
             self.rt.writer.submit(item)  # type: ignore[union-attr]
             return None
@@ -179,12 +188,45 @@ class Session(SupervisedActor):
         if item.cmid is not None:
             self.recent.pop(item.cmid, None)
         if msg.status == "closed":
-            self._error(item.conn_id, "session_ended", item.cmid)
             with contextlib.suppress(REDIS_ERRORS):
                 self.load()
+            if item.side == "kehu":  # not stored: on to the kehu's current session
+                self._hand_back_closed()
+                if not item.handed_back:
+                    item.handed_back = True
+                    self._hand_back(item.conn_id, item.cmid, item.msg["content"],
+                                    item.msg["content_type"], item.msg["url"], item.route_seq)
+            else:
+                self._error(item.conn_id, "session_ended", item.cmid)
         else:
             self._error(item.conn_id, "storage_unavailable", item.cmid)
         return None
+
+    def _hand_back(self, conn_id: int | None, cmid: str | None, content: str,
+                   content_type: str, url: str | None, route_seq: int) -> None:
+        self.rt.dispatcher().tell(CustomerMessage(
+            kehu_id=self.kehu_id, kehu_name=self.kehu_name, conn_id=conn_id,
+            client_msg_id=cmid, content=content, content_type=content_type, url=url,
+            route_seq=route_seq))
+
+    def _hand_back_closed(self) -> None:
+        """Pass on, in the order they were sent, the kehu's messages that met this session
+        closed in Redis (a transfer or an end raced them): the writer's barrier makes every
+        earlier append decided, so none is passed on ahead of an earlier one."""
+        if not self.kehu_inflight:
+            return
+        self.rt.writer.barrier()  # type: ignore[union-attr]
+        while self.kehu_inflight:
+            if self.kehu_inflight[0].status == "":
+                break  # undecided (the barrier timed out): its outcome will come here
+            item = self.kehu_inflight.popleft()
+            if item.status == "closed" and not item.handed_back:
+                item.handed_back = True
+                if item.cmid is not None:
+                    self.recent.pop(item.cmid, None)
+                m = item.msg
+                self._hand_back(item.conn_id, item.cmid, m["content"], m["content_type"],
+                                m["url"], item.route_seq)
 
     # --- read marks and ratings -----------------------------------------------------
 

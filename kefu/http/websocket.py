@@ -89,6 +89,9 @@ class ChatSocket(WebSocketHandler):
         if self.state.closing:
             self.close(CLOSE_GOING_AWAY, "server closing")
             return
+        # frames are small and often written back to back (ack, then an event): without
+        # TCP_NODELAY the second waits for the client's delayed ACK (~40 ms)
+        self.set_nodelay(True)
         hub = self.state.hub
         self.conn = hub.add(user.id, user.user_type.value, self)
         count = hub.count(user.id)

@@ -60,8 +60,10 @@ def _socket_path(data_dir: Path) -> Path:
 class EmbeddedRedis:
     """A managed ``redis-server``; ``start()`` returns its ``unix://`` URL."""
 
-    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+    def __init__(self, data_dir: Path, binary: str | None = None,
+                 appendfsync: str = "everysec") -> None:
         self.data_dir = data_dir.resolve()
+        self.appendfsync = appendfsync
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
         self.socket = _socket_path(self.data_dir)
@@ -97,7 +99,7 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.data_dir.resolve()),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.appendfsync,
             "--save", "",
             "--daemonize", "no",
             "--pidfile", str((self.data_dir / "redis.pid").resolve()),

@@ -49,6 +49,11 @@ class AppendItem:
     resend_only: bool = False
     miss_code: str = "storage_unavailable"  # resend_only: error code if nothing was stored
     msg_json: bytes = b""
+    route_seq: int = 0  # a kehu's message: its number on the loop (Hub.route)
+    # set by the writer thread once the append is decided ("ok", "dup", "closed", ...);
+    # the session reads it after a barrier (see Session._hand_back_closed)
+    status: str = ""
+    handed_back: bool = False  # a "closed" kehu message the session passed on already
 
 
 def ack_frame(cmid: str | None, msg_json: bytes) -> bytes:
@@ -189,6 +194,7 @@ class Writer:
             self.outbox.to_conn(item.conn_id, ack_frame(item.cmid, result.encode()))
             return
         status, detail = result[0], result[1]
+        item.status = status
         if status == "ok":
             self.appended += 1
             msg_json = item.msg_json
@@ -200,5 +206,6 @@ class Writer:
             self._outcome(item, status, detail)
 
     def _outcome(self, item: AppendItem, status: str, detail: str = "") -> None:
+        item.status = status
         if item.handle is not None:
             item.handle.tell(AppendOutcome(item=item, status=status, detail=detail))
