@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0  # Tornado caps it at the interval
     tick_seconds: float = 1.0
-    session_tick_every: int = 5  # live sessions get a Tick every N ticks (idle checks)
+    # each live session gets a Tick every N ticks (idle end, linger), 1/N of them per tick
+    session_tick_every: int = Field(default=10, ge=1)
     ended_actor_linger_seconds: float = 60.0
 
     @property

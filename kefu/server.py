@@ -125,7 +125,7 @@ async def serve(settings: Settings) -> int:
 
         def tick() -> None:
             ticks["n"] += 1
-            system.tick(now(), sessions=ticks["n"] % settings.session_tick_every == 0)
+            system.tick(now(), ticks["n"], settings.session_tick_every)
 
         timer = PeriodicCallback(tick, settings.tick_seconds * 1000)
         timer.start()

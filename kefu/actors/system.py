@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+import zlib
 from typing import Any
 
 import pykka
@@ -38,6 +39,11 @@ def build_registry(rt_ref: list[Runtime]) -> Registry:
     return registry
 
 
+def in_tick_slice(key: str, number: int, every: int) -> bool:
+    """Whether the session ``key`` hears tick ``number`` (one tick in ``every``)."""
+    return zlib.crc32(key.encode()) % every == number % every
+
+
 class ActorSystem:
     """Starts, restores, ticks and stops every actor. Used from the main thread."""
 
@@ -68,15 +74,18 @@ class ActorSystem:
         for kefu_id in kefu_ids:
             self.rt.agent(kefu_id).ensure_started()
 
-    def tick(self, now: float, sessions: bool) -> None:
-        """Tell ``Tick`` to the dispatcher (and to live sessions when ``sessions``).
+    def tick(self, now: float, number: int, every: int) -> None:
+        """Tell ``Tick`` to the dispatcher, and to the live sessions of slice
+        ``number % every``: each session hears a Tick every ``every`` ticks, and the
+        sessions are spread over those ticks (``crc32`` of the id), so 10,000 sessions
+        do not all wake in the same instant (a 1 s stall measured with 5,000 at once).
 
         Called on the IOLoop thread by a periodic callback; never blocks."""
         self.rt.dispatcher().tell(Tick(now=now))
-        if sessions:
-            for handle in self.rt.registry.all():
-                if handle.kind == "session" and handle.state == "running":
-                    handle.tell(Tick(now=now))
+        for handle in self.rt.registry.all():
+            if (handle.kind == "session" and handle.state == "running"
+                    and in_tick_slice(handle.key, number, every)):
+                handle.tell(Tick(now=now))
 
     def stop(self) -> None:
         """Sessions and agents first, then the dispatcher, then the supervisor."""
