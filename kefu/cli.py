@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("file")
     from kefu.bench.suite import build_parser as bench_parser  # noqa: PLC0415
 
-    bench_parser(sub.add_parser("bench", help="run the benchmark scenarios (relay, baseline) "
-                                "against fresh servers; same as scripts/bench"))
+    bench_parser(sub.add_parser("bench", help="run the benchmark scenarios (relay, baseline, "
+                                "connections, burst, recovery, history) against fresh "
+                                "servers; same as scripts/bench"))
     return parser
 
 

@@ -45,6 +45,10 @@ class ActorHandle:
         self.restarts = 0
         self.last_failure: str | None = None
         self.last_failure_at: float | None = None
+        # when the actor next has something to do on a Tick (wall clock; 0 = at once).
+        # Written by the actor's own thread, read by the ticker on the loop: a float
+        # assignment, so no lock; a stale read only delays or adds one Tick.
+        self.due = 0.0
 
     @property
     def id(self) -> str:

@@ -63,6 +63,7 @@ class Session(SupervisedActor):
         self.resp_count = int(meta.get("resp_count", 0))
         self.last_activity = now()
         self.idle_requested = False
+        self._set_due()
         if not hasattr(self, "recent"):
             self.recent: OrderedDict[str, bool] = OrderedDict()
             # the kehu's appends handed to the writer whose outcome may still be "closed"
@@ -169,6 +170,7 @@ class Session(SupervisedActor):
             if len(self.recent) > RECENT_CMIDS:
                 self.recent.popitem(last=False)
         self.last_activity = t
+        self._set_due()
         return Accepted()
 
     def _handle_outcome(self, msg: AppendOutcome) -> Any:
@@ -274,11 +276,20 @@ class Session(SupervisedActor):
 
     # --- time -----------------------------------------------------------------------
 
+    def _set_due(self) -> None:
+        """Tell the ticker when this session next needs a Tick: its idle end while it
+        is active, else the end of its linger (see ``ActorSystem.tick``)."""
+        s = self.rt.settings
+        wait = s.session_idle_seconds if self.status == "active" else s.ended_actor_linger_seconds
+        self.handle.due = self.last_activity + wait
+
     def _handle_tick(self, msg: Tick) -> Any:
         idle = msg.now - self.last_activity
         if self.status == "active":
             if idle >= self.rt.settings.session_idle_seconds and not self.idle_requested:
                 self.idle_requested = True
+                # the dispatcher's EndSession reloads us (and sets the next due)
+                self.handle.due = msg.now + self.rt.settings.session_idle_seconds
                 self.rt.dispatcher().tell(EndSession(session_id=self.sid, reason="idle"))
         elif idle >= self.rt.settings.ended_actor_linger_seconds and self.handle.retire(self):
             self.rt.registry.drop(self.handle)

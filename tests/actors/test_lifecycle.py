@@ -28,6 +28,8 @@ def test_idle_session_ends_retires_and_reactivates(make_runtime: MakeRuntime) ->
     session.tell(PostMessage(sender_id="kehu_1", conn_id=401, client_msg_id="i1",
                              content="hi", content_type="Text"))
     kit.outbox.wait_acks(401, ["i1"])
+    # the ticker (ActorSystem.tick) leaves it alone until it could be idle
+    assert time.time() + 25 < session.due <= time.time() + 30
 
     early = call(session, RateSession, user_id="kehu_1", score=5)
     assert isinstance(early, Rejected) and early.reason == "session_active"
@@ -44,6 +46,7 @@ def test_idle_session_ends_retires_and_reactivates(make_runtime: MakeRuntime) ->
     # the ended session's actor lingers, then stops and leaves the registry
     ref = session.ref
     assert ref is not None
+    kit.outbox.wait_for(lambda: session.due <= time.time() + 10, "the linger's end is due")
     call(session, Tick, now=time.time() + 5)
     assert session.alive()
     call(session, Tick, now=time.time() + 60)
