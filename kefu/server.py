@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -53,6 +54,10 @@ def tune_process(settings: Settings) -> None:
             libc.prctl(78, 1, 0, 0, 0)  # PR_FUTEX_HASH, SET_SLOTS, 0 = global; EINVAL ignored
     if settings.switch_interval is not None:
         sys.setswitchinterval(settings.switch_interval)
+    # A full (gen2) collection walks every live object: at 10,000 sockets one took
+    # 0.5-0.9 s, every few seconds while sockets were arriving, freeing nothing. Young
+    # collections stay frequent; full ones become ~100x rarer (docs/benchmarks.md).
+    gc.set_threshold(10_000, 50, 1_000)
 
 
 def bootstrap_admin(settings: Settings, users: UserStore) -> None:
@@ -111,6 +116,7 @@ async def serve(settings: Settings) -> int:
 
         system = ActorSystem(rt)
         system.start()
+        gc.freeze()  # what start-up restored lives as long as the process: never rescan it
         stack.callback(system.stop)
         bridge = Bridge(settings.ask_timeout)
         stack.callback(bridge.close)
