@@ -80,6 +80,7 @@ async def drill(srv: ServerProcess, rs: RedisServer, admin: Api) -> dict[str, An
     await asyncio.sleep(OUTAGE)  # the outage lasts this long
     stop_probe.set()
     await prober
+    t_restart = time.monotonic()  # Redis may serve (and acks may come) before start returns
     await loop.run_in_executor(None, rs.start)
     t_back = time.monotonic()
     green = await loop.run_in_executor(None, wait_health, srv.base, 200, RECOVERY)
@@ -97,7 +98,7 @@ async def drill(srv: ServerProcess, rs: RedisServer, admin: Api) -> dict[str, An
     r.close()
     during = {cmid for c in clients for cmid, t in c.first_sent.items() if t > t_down}
     early_acks = [cmid for c in clients for cmid, t in c.acked_at.items()
-                  if cmid in during and t < t_back]
+                  if cmid in during and t < t_restart]
     return {"fig": fig, "probes": probes, "green": green, "all_acked": all_acked,
             "during": during, "early_acks": early_acks}
 
