@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import Api, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +31,3 @@ def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture()
-def sockets() -> Iterator[list[WS]]:
-    """WebSockets a test opens (append them); all closed afterwards."""
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        ws.close()
-
-
-@pytest.fixture()
-def spawned() -> Iterator[list[ServerProcess]]:
-    """Servers a test starts itself (append them): stopped afterwards, even on failure."""
-    servers: list[ServerProcess] = []
-    yield servers
-    for srv in servers:
-        srv.stop()
