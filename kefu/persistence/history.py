@@ -41,6 +41,8 @@ def session_view(meta: dict[str, str]) -> dict[str, Any]:
         "ended_at": iso(_f(meta, "ended_at")),
         "transferred_from": meta.get("transferred_from") or None,
         "transferred_to": meta.get("transferred_to") or None,
+        # read marks: the highest seq each side has read (a reloaded client shows 已读)
+        "read": {"kehu": int(meta.get("read_kehu", 0)), "kefu": int(meta.get("read_kefu", 0))},
     }
 
 

@@ -50,6 +50,14 @@ def test_full_conversation(server: ServerProcess, admin: Api) -> None:
     # REST views of the session, with the seed's shapes
     detail = kefu.ok("GET", f"/api/sessions/{sid}")
     assert detail["session"]["status"] == "active"
+    # both read marks (a kefu's own message marks everything before it read)
+    assert detail["session"]["read"] == {"kehu": 2, "kefu": 2}
+    again = WS(server.ws_url, kefu.token)  # a reloaded console learns them from hello
+    try:
+        mine = [s for s in again.expect("hello")["sessions"] if s["session_id"] == sid]
+        assert mine and mine[0]["read"] == {"kehu": 2, "kefu": 2}
+    finally:
+        again.close()
     assert detail["session"]["message_count"] == 2
     assert detail["participants"]["kehu"]["status"] == "Online"
     page = kefu.ok("GET", f"/api/sessions/{sid}/messages")

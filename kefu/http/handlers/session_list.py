@@ -26,8 +26,16 @@ from kefu.persistence.listings import SessionQuery, TimeRange, list_sessions
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+class ReadMarks(BaseModel):
+    """The highest ``seq`` each participant has read."""
+
+    kehu: int
+    kefu: int
+
+
 class SessionItem(BaseModel):
-    """The seed's session object (plus ``last_seq``, ``ended_at`` and transfer links)."""
+    """The seed's session object (plus ``last_seq``, ``ended_at``, transfer links and
+    read marks)."""
 
     session_id: str
     kefu_id: str | None
@@ -43,6 +51,7 @@ class SessionItem(BaseModel):
     ended_at: str | None
     transferred_from: str | None
     transferred_to: str | None
+    read: ReadMarks
 
 
 class SessionListOut(BaseModel):

@@ -101,6 +101,7 @@ export class ChatState {
     if (active) {
       const conv = this.conv(active.session_id, active);
       conv.update(active);
+      if (active.read) conv.peerRead = Math.max(conv.peerRead, active.read.kefu);
       this.current = conv.sid;
       this.kefu = { id: active.kefu_id, name: active.kefu_name };
       this.phase = "active";

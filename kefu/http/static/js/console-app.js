@@ -80,7 +80,9 @@ export class Workspace extends WorkspaceActions {
       live.add(s.session_id);
       this.learn(s.kefu_id, s.kefu_name);
       this.learn(s.kehu_id, s.kehu_name);
-      this.conv(s.session_id, s).update(s);
+      const conv = this.conv(s.session_id, s);
+      conv.update(s);
+      if (s.read) conv.peerRead = Math.max(conv.peerRead, s.read.kehu);
     }
     for (const conv of this.convs.values()) {
       if (conv.status === "active" && !live.has(conv.sid)) this.checkStatus(conv);
