@@ -319,6 +319,14 @@ class Monitor:
         return {c.split(" ", 1)[0].upper() for d, c in self.commands if d == db}
 
 
+def connect(server: ServerProcess, api: Api, sockets: list[WS]) -> WS:
+    """A WebSocket for ``api``'s user, past its ``hello``; closed by the ``sockets`` fixture."""
+    ws = WS(server.ws_url, api.token)
+    ws.expect("hello")
+    sockets.append(ws)
+    return ws
+
+
 @dataclass
 class Pair:
     """A kefu and a kehu connected over WebSockets, in one active session."""

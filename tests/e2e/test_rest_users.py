@@ -18,7 +18,7 @@ from kefu.http.handlers.user_admin import (
     UserUpdatedOut,
 )
 from tests.contract import ISO_Z, assert_error, secret_keys
-from tests.helpers import WS, Api, ServerProcess, uid
+from tests.helpers import WS, Api, ServerProcess, connect, uid
 
 USER_FIELDS = {"id": str, "name": str, "user_type": str, "status": str, "max_sessions": int,
                "permissions": list, "created_at": str, "connections": int}
@@ -33,12 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield srv
     srv.stop()
 
-
-def connect(server: ServerProcess, api: Api, sockets: list[WS]) -> WS:
-    ws = WS(server.ws_url, api.token)
-    ws.expect("hello")
-    sockets.append(ws)
-    return ws
 
 
 def users(api: Api, **params: Any) -> dict[str, Any]:

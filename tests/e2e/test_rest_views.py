@@ -16,7 +16,7 @@ import pytest
 from kefu.http.handlers.kefu_views import AvailableOut, CustomersOut, WorkloadOut
 from kefu.http.handlers.session_list import SessionListOut
 from tests.contract import ISO_Z, assert_error
-from tests.helpers import WS, Api, ServerProcess, uid
+from tests.helpers import WS, Api, ServerProcess, connect, uid
 
 # the seed's example objects, field by field
 SESSION_FIELDS = {"session_id": str, "kefu_id": str, "kefu_name": str, "kehu_id": str,
@@ -41,12 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield srv
     srv.stop()
 
-
-def connect(server: ServerProcess, api: Api, sockets: list[WS]) -> WS:
-    ws = WS(server.ws_url, api.token)
-    ws.expect("hello")
-    sockets.append(ws)
-    return ws
 
 
 def stamp(ts: float) -> str:
