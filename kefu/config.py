@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     # each live session gets a Tick every N ticks (idle end, linger), 1/N of them per tick
     session_tick_every: int = Field(default=10, ge=1)
     ended_actor_linger_seconds: float = 60.0
+    # hostile clients (docs/security.md, "Limits"): everything a client can make the
+    # server hold is bounded
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # also idle keep-alive
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # 431 above
+    max_connections: int = Field(default=20_000, ge=16)  # TCP, capped by the fd limit
+    ws_max_per_user: int = Field(default=10, ge=1)
+    ws_max_per_address: int = Field(default=500, ge=1)
+    # frames per second per connection and type ("type:rate,..."; burst = 3 s worth)
+    ws_frame_rates: str = ("message:10,read:10,typing:4,resume:2,request_service:1,"
+                           "switch:5,rate:1,ping:1,invalid:5")
+    ws_flood_strikes: int = Field(default=50, ge=1)  # refused frames (1 back per s) → 1008
+    ws_max_tracked_sessions: int = Field(default=1000, ge=1)  # seq trackers per connection
+    typing_interval_seconds: float = Field(default=1.0, ge=0)  # per sender and session
+    trusted_proxies: str = ""  # IPs / CIDRs whose X-Forwarded-For is believed
+    guest_ttl_days: float = Field(default=30.0, gt=0)
+    guest_sweep_seconds: float = Field(default=3600.0, gt=0)
+    guest_global_rate_per_minute: int = 600  # guests created per minute, all addresses
+    redis_restart_tries: int = Field(default=5, ge=0)  # the embedded Redis, after it dies
 
     @property
     def redis_dir(self) -> Path:

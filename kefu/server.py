@@ -1,8 +1,10 @@
 """Start-up and shut-down, side by side (the later a part starts, the earlier it stops).
 
-Start: data dir → embedded Redis → store → bootstrap admin → writer → actors (restored
-from Redis) → HTTP port. Stop (SIGTERM/SIGINT): refuse new sockets, ``server_closing`` to
-every client, close sockets, stop sessions, agents, dispatcher, supervisor, writer, Redis.
+Start: data dir (0700) → embedded Redis (and its watcher) → store → bootstrap admin →
+writer → actors (restored from Redis) → HTTP port → housekeeping. Stop (SIGTERM/SIGINT):
+refuse new sockets, ``server_closing`` to every client, close sockets, stop sessions,
+agents, dispatcher, supervisor, writer, Redis. Exit 0, or 1 when the embedded Redis died
+and could not be started again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 
-from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from kefu.actors.handles import Registry
@@ -31,6 +32,8 @@ from kefu.domain import UserType, iso, now
 from kefu.http.app import make_app
 from kefu.http.bridge import Bridge
 from kefu.http.connections import Hub
+from kefu.http.housekeeping import GuestSweeper
+from kefu.http.http_limits import http_server
 from kefu.http.state import AppState
 from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.history import History
@@ -81,9 +84,11 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
 async def serve(settings: Settings) -> int:
     """Run the server until SIGTERM/SIGINT. Returns the exit code."""
     tune_process(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)  # chat history and credentials live under it
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+    exit_code = 0
 
     def on_signal(_signum: int, _frame: object) -> None:
         # A plain handler, not loop.add_signal_handler: under load the loop's self-pipe
@@ -93,8 +98,14 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
 
+    def give_up() -> None:  # the Redis watcher thread
+        nonlocal exit_code
+        exit_code = 1
+        loop.call_soon_threadsafe(stop_event.set)
+
     async with AsyncExitStack() as stack:
         url = settings.redis_url
+        embedded = None
         if url is None:
             embedded = EmbeddedRedis(settings.redis_dir, appendfsync=settings.redis_appendfsync)
             url = embedded.start()
@@ -109,6 +120,10 @@ async def serve(settings: Settings) -> int:
         registry: Registry = build_registry(registry_box)
         rt = Runtime(settings=settings, store=store, users=users, outbox=hub, registry=registry)
         registry_box.append(rt)
+        if embedded is not None:
+            embedded.supervise(lambda level, event, fields: rt.event(level, "redis", event,
+                                                                     **fields),
+                               give_up, settings.redis_restart_tries)
         writer = Writer(store, hub, settings.dedup_ttl_seconds)
         rt.writer = writer
         writer.start()
@@ -125,8 +140,10 @@ async def serve(settings: Settings) -> int:
         state.maintenance = load_maintenance(store)  # before the port opens
 
         app = make_app(state)
-        server = HTTPServer(app, max_body_size=16 * settings.max_body_bytes, xheaders=False)
+        server = http_server(app, settings)
         server.listen(settings.port, settings.host)
+        sweeper = GuestSweeper(state)
+        sweeper.start()
         ticks = {"n": 0}
 
         def tick() -> None:
@@ -144,15 +161,16 @@ async def serve(settings: Settings) -> int:
         print("kefu: shutting down", flush=True)
         state.closing = True
         timer.stop()
+        sweeper.stop()
         server.stop()
-        hub._to_users(list(hub.by_user), frame(  # noqa: SLF001 - on the loop
-            "server_closing", server_time=iso(now()), reconnect=True), None)
+        hub.send_to_users(list(hub.by_user), frame(
+            "server_closing", server_time=iso(now()), reconnect=True))
         await asyncio.sleep(0)  # let the frames be written before closing
         hub.close_all(1001, "server closing")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.close_all_connections(), 2)
-        rt.event("info", "server", "stopped")
-    return 0
+        rt.event("info", "server", "stopped", exit_code=exit_code)
+    return exit_code
 
 
 def run(settings: Settings) -> int:

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import websocket
 
+from kefu.drills.proc import LAB_LIMITS
+
 KEFU_BIN = str(Path(sys.executable).parent / "kefu")
 
 
@@ -43,9 +45,8 @@ class ServerProcess:
     def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "KEFU_PORT": str(self.port),
-                    "KEFU_ADMIN_PASSWORD": "admin-pass",
-                    "KEFU_GUEST_RATE_PER_MINUTE": "100000",
+        self.env = {**os.environ, **LAB_LIMITS, "KEFU_DATA_DIR": str(data_dir),
+                    "KEFU_PORT": str(self.port), "KEFU_ADMIN_PASSWORD": "admin-pass",
                     # the suite creates many users: a cheap scrypt N (the default 2**17 is
                     # tested in tests/security/test_passwords.py); chat bursts unthrottled
                     "KEFU_SCRYPT_N": "1024", "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000",
@@ -143,9 +144,9 @@ class Api:
 class WS:
     """A WebSocket client with a reader thread; ``expect`` waits on its queue."""
 
-    def __init__(self, url: str, token: str | None) -> None:
+    def __init__(self, url: str, token: str | None, headers: list[str] | None = None) -> None:
         full = f"{url}?token={token}" if token else url
-        self.sock = websocket.create_connection(full, timeout=10)
+        self.sock = websocket.create_connection(full, timeout=10, header=headers or [])
         self.q: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
         self.close_code: int | None = None

@@ -40,7 +40,7 @@ from kefu.actors.messages import (
 from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, queue_order
 from kefu.actors.runtime import frame
 from kefu.domain import AgentStatus, Priority, UserType, iso, now, split_session_id
-from kefu.persistence.redis import REDIS_ERRORS
+from kefu.persistence.redis import REDIS_ERRORS, OutcomeUnknown
 from kefu.persistence.writer import ack_frame
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,9 @@ class Dispatcher(DispatcherOps, MaintenanceOps, SupervisedActor):
             return Accepted()
         try:
             stored = self.store_waiting_message(msg)
+        except OutcomeUnknown:
+            self.error_frame(msg.conn_id, "outcome_unknown", msg.client_msg_id)
+            return Rejected(status=503, reason="outcome_unknown")
         except REDIS_ERRORS:
             self.error_frame(msg.conn_id, "storage_unavailable", msg.client_msg_id)
             return Rejected(status=503, reason="storage_unavailable")

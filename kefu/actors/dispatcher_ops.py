@@ -114,7 +114,8 @@ class DispatcherOps:
                   "timestamp": iso(now()), "url": msg.url, "session_id": None, "seq": None,
                   "client_msg_id": msg.client_msg_id}
         raw = orjson.dumps(stored)
-        status, existing = self.rt.store.wait_append(
+        status, existing = self.rt.store.call_script(
+            self.rt.store.wait_append,
             keys=[k.waiting_messages(msg.kehu_id), k.dedup(msg.kehu_id, msg.client_msg_id or "-"),
                   k.message_index],
             args=[raw, stored["id"], self.rt.settings.dedup_ttl_seconds,

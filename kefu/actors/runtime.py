@@ -3,9 +3,10 @@ registry of handles and the structured system log."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from kefu.persistence.writer import Writer
 
 log = logging.getLogger("kefu.events")
+UNSTORED_EVENTS = 1000  # system events kept in memory while Redis is away
 
 
 class Outbox(Protocol):
@@ -60,6 +62,9 @@ class Runtime:
     writer: Writer | None = None
     supervisor: Any = None  # pykka ActorRef of the supervisor
     started_at: float = field(default_factory=time.time)
+    _unstored: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=UNSTORED_EVENTS))
+    _unstored_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # handles ----------------------------------------------------------------------
     def dispatcher(self) -> ActorHandle:
@@ -67,6 +72,10 @@ class Runtime:
 
     def session(self, sid: str) -> ActorHandle:
         return self.registry.get("session", sid)
+
+    def find_session(self, sid: str) -> ActorHandle | None:
+        """The handle of session ``sid`` if one exists already (never creates one)."""
+        return self.registry.find(f"session:{sid}")
 
     def agent(self, kefu_id: str) -> ActorHandle:
         return self.registry.get("agent", kefu_id)
@@ -79,10 +88,20 @@ class Runtime:
             self.supervisor.tell(ActorDied(handle=handle, leftovers=leftovers, error=error))
 
     def event(self, level: str, actor: str, event: str, **fields: Any) -> None:
-        """A structured system event: logged, and appended to the capped Redis stream."""
+        """A structured system event: logged, and appended to the capped Redis stream.
+
+        Thread-safe. While Redis is away the entry waits in memory (the last
+        ``UNSTORED_EVENTS``) and is stored, in order, with the next event that can be."""
         log.log(logging.getLevelName(level.upper()), "%s %s %s", actor, event, fields)
         entry = {"level": level, "actor": actor, "event": event, "ts": time.time(),
                  "fields": orjson.dumps(fields, default=str).decode()}
-        with contextlib.suppress(REDIS_ERRORS):
-            self.store.client.xadd(self.store.keys.system_log, entry, maxlen=100_000,
-                                   approximate=True)
+        with self._unstored_lock:
+            self._unstored.append(entry)
+            try:
+                pipe = self.store.client.pipeline(transaction=False)
+                for e in self._unstored:
+                    pipe.xadd(self.store.keys.system_log, e, maxlen=100_000, approximate=True)
+                pipe.execute()
+            except REDIS_ERRORS:
+                return
+            self._unstored.clear()

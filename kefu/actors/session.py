@@ -200,6 +200,8 @@ class Session(SupervisedActor):
                                     item.msg["content_type"], item.msg["url"], item.route_seq)
             else:
                 self._error(item.conn_id, "session_ended", item.cmid)
+        elif msg.status == "unknown":  # sent, unanswered: perhaps stored
+            self._error(item.conn_id, "outcome_unknown", item.cmid)
         else:
             self._error(item.conn_id, "storage_unavailable", item.cmid)
         return None

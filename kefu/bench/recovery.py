@@ -52,10 +52,12 @@ from kefu.bench.server import (
 ENV = {"KEFU_AGENT_GRACE_SECONDS": "86400", "KEFU_SESSION_IDLE_SECONDS": "86400"}
 
 
-def _health(port: int) -> tuple[int, dict[str, Any] | None]:
+def _health(port: int, admin: str) -> tuple[int, dict[str, Any] | None]:
+    """Health with the admin's token (the actor counts are for admins only)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/system/health",
+                                 headers={"Authorization": f"Bearer {admin}"})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health",  # noqa: S310
-                                    timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
             return resp.status, orjson.loads(resp.read())["data"]
     except urllib.error.HTTPError as exc:
         return exc.code, None
@@ -145,7 +147,7 @@ def build(port: int, data_dir: Path, sessions: int, agents: int, queued: int,
         ws_s = time.monotonic() - t
         print(f"  recovery: sessions opened over WebSocket in {ws_s:.1f} s: {outcome}",
               file=sys.stderr, flush=True)
-        _, health = _health(port)
+        _, health = _health(port, admin)
         before = snapshot(base, admin)
         before["actors_total"] = health["actors"]["total"] if health else None
     finally:
@@ -172,7 +174,7 @@ def timed_restart(port: int, data_dir: Path, base: str, admin: str,
                 else:
                     time.sleep(0.01)  # polling a starting child process
                     continue
-            status, last = _health(port)
+            status, last = _health(port, admin)
             a = last["actors"] if last else None
             if status == 200 and a and a["dispatcher_alive"] and a["total"] >= want \
                     and a["running"] == a["total"]:

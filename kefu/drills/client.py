@@ -26,8 +26,8 @@ from urllib.parse import quote
 import orjson
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
-RETRYABLE = {"storage_unavailable", "actor_failed", "unavailable", "internal", "timeout",
-             "rate_limited"}
+RETRYABLE = {"storage_unavailable", "outcome_unknown", "actor_failed", "unavailable",
+             "internal", "timeout", "rate_limited"}
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler
 
+from kefu.http.client_address import client_address
 from kefu.http.handlers import (
     admin,
     analytics,
@@ -25,6 +26,7 @@ from kefu.http.handlers import (
     users,
 )
 from kefu.http.handlers.base import NotFoundHandler
+from kefu.http.http_limits import NoServerHeader
 from kefu.http.openapi import swagger_static_dir
 from kefu.http.state import AppState
 from kefu.http.websocket import ChatSocket
@@ -99,19 +101,22 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
     return table
 
 
-def log_request(handler: RequestHandler) -> None:
-    """Tornado's access log without query strings (a ``?token=`` must never be logged)."""
-    status = handler.get_status()
-    level = access_log.info if status < 400 else access_log.warning
-    if status >= 500:
-        level = access_log.error
-    req = handler.request
-    level("%d %s %s (%s) %.2fms", status, req.method, req.path, req.remote_ip,
-          1000.0 * req.request_time())
-
-
 def make_app(state: AppState) -> Application:
     s = state.settings
+
+    def log_request(handler: RequestHandler) -> None:
+        """Tornado's access log without query strings (a ``?token=`` must never be
+        logged), with the client's real address."""
+        status = handler.get_status()
+        level = access_log.info if status < 400 else access_log.warning
+        if status >= 500:
+            level = access_log.error
+        req = handler.request
+        address = client_address(req.remote_ip or "", req.headers.get("X-Forwarded-For"),
+                                 s.trusted_proxies)
+        level("%d %s %s (%s) %.2fms", status, req.method, req.path, address,
+              1000.0 * req.request_time())
+
     return Application(
         routes(state),
         default_handler_class=NotFoundHandler,
@@ -121,4 +126,5 @@ def make_app(state: AppState) -> Application:
         websocket_max_message_size=s.max_frame_bytes,
         compress_response=False,
         log_function=log_request,
+        transforms=[NoServerHeader],
     )

@@ -55,16 +55,27 @@ class SeqTracker:
 
 @dataclass
 class Conn:
+    """One live socket. ``address`` is the client's (``client_address.py``) and
+    ``token`` the SHA-256 of the token it was opened with (revoking that token closes
+    it). At most ``max_tracked`` sessions keep a :class:`SeqTracker`; past that the
+    oldest is forgotten (its session's exactly-once then rests on the client's
+    ``resume`` floor)."""
+
     id: int
     user_id: str
     user_type: str
     socket: Socket
+    address: str = ""
+    token: str = ""
+    max_tracked: int = 1000
     seqs: dict[str, SeqTracker] = field(default_factory=dict)
     resuming: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
 
     def tracker(self, sid: str) -> SeqTracker:
         t = self.seqs.get(sid)
         if t is None:
+            if len(self.seqs) >= self.max_tracked:
+                del self.seqs[next(iter(self.seqs))]
             t = self.seqs[sid] = SeqTracker()
         return t
 
@@ -113,20 +124,29 @@ class Hub:
         self._counts_lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self.routes: dict[str, Route] = {}
+        self.by_address: dict[str, int] = {}
+        self.typing_at: dict[tuple[str, str], float] = {}  # (sender, sid) → last relayed
 
     # --- loop thread ----------------------------------------------------------------
 
-    def add(self, user_id: str, user_type: str, socket: Socket) -> Conn:
-        conn = Conn(next(self._ids), user_id, user_type, socket)
+    def add(self, user_id: str, user_type: str, socket: Socket, address: str = "",
+            token: str = "", max_tracked: int = 1000) -> Conn:
+        conn = Conn(next(self._ids), user_id, user_type, socket, address, token, max_tracked)
         self.conns[conn.id] = conn
         self.by_user.setdefault(user_id, set()).add(conn.id)
+        self.by_address[address] = self.by_address.get(address, 0) + 1
         with self._counts_lock:
             self._counts[user_id] = len(self.by_user[user_id])
         return conn
 
     def remove(self, conn: Conn) -> int:
         """Forget a connection; returns how many the user still has."""
-        self.conns.pop(conn.id, None)
+        if self.conns.pop(conn.id, None) is not None:
+            left_here = self.by_address.get(conn.address, 1) - 1
+            if left_here > 0:
+                self.by_address[conn.address] = left_here
+            else:
+                self.by_address.pop(conn.address, None)
         ids = self.by_user.get(conn.user_id)
         left = 0
         if ids is not None:
@@ -144,6 +164,39 @@ class Hub:
 
     def count(self, user_id: str) -> int:
         return len(self.by_user.get(user_id, ()))
+
+    def count_address(self, address: str) -> int:
+        return self.by_address.get(address, 0)
+
+    def close_user(self, user_id: str, code: int, reason: str,
+                   tokens: Iterable[str] | None = None) -> int:
+        """Close ``user_id``'s sockets — only those opened with one of ``tokens``
+        (SHA-256 digests) when given → how many were closed."""
+        wanted = None if tokens is None else set(tokens)
+        closed = 0
+        for cid in list(self.by_user.get(user_id, ())):
+            conn = self.conns.get(cid)
+            if conn is not None and (wanted is None or conn.token in wanted):
+                conn.socket.close(code, reason)
+                closed += 1
+        return closed
+
+    def send_to_users(self, user_ids: Iterable[str], data: bytes,
+                      exclude: int | None = None) -> None:
+        """Send a frame to every connection of ``user_ids`` (but ``exclude``)."""
+        self._to_users(user_ids, data, exclude)
+
+    def typing_allowed(self, sender: str, sid: str, at: float, interval: float) -> bool:
+        """Relay at most one ``typing`` per sender and session per ``interval`` seconds.
+        The table forgets entries older than ``interval`` whenever it grows large."""
+        key = (sender, sid)
+        last = self.typing_at.get(key)
+        if last is not None and at - last < interval:
+            return False
+        if len(self.typing_at) >= 10_000:
+            self.typing_at = {k: t for k, t in self.typing_at.items() if at - t < interval}
+        self.typing_at[key] = at
+        return True
 
     def next_route(self, kehu_id: str) -> tuple[str | None, int]:
         """Count one more chat message of ``kehu_id``: (its session if it may go straight

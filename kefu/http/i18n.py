@@ -9,6 +9,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_request": ("请求参数错误", "Invalid request parameters"),
     "invalid_json": ("请求体不是有效的JSON", "Request body is not valid JSON"),
     "body_too_large": ("请求体过大", "Request body too large"),
+    "header_too_large": ("请求头过大", "Request header fields too large"),
     "unauthorized": ("未授权访问", "Unauthorized"),
     "invalid_credentials": ("用户名或密码错误", "Invalid user id or password"),
     "forbidden": ("没有权限执行此操作", "Forbidden"),

@@ -7,11 +7,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.domain import AgentStatus, Priority, UserType
+from kefu.http.clean_text import CleanLine, CleanText
 
 UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[CleanLine, Field(min_length=1, max_length=100)]
 Password = Annotated[str, Field(min_length=1, max_length=200)]
-Note = Annotated[str, Field(max_length=1000)]
+Note = Annotated[CleanText, Field(max_length=1000)]
 
 
 class Body(BaseModel):

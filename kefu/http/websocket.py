@@ -1,19 +1,25 @@
 """The ``/ws`` endpoint: one handler per connection, on the IOLoop thread.
 
-It authenticates at the handshake (bad token → close 4401), registers the connection in
-the :class:`~kefu.http.connections.Hub`, validates each frame (``wire.py``) and hands it
-to the right actor with ``tell`` — it never waits on an actor. ``typing`` is relayed here
-and ``resume`` is served from Redis through the executor.
+It authenticates at the handshake (bad token → close 4401), enforces the socket caps
+(per user, per client address: close 1008), registers the connection in the
+:class:`~kefu.http.connections.Hub`, spends each frame from the connection's
+:class:`~kefu.http.frame_budget.FrameBudget`, validates it (``wire.py``) and hands it to
+the right actor with ``tell`` — it never waits on an actor. A frame naming a session
+touches an existing session the caller takes part in, or costs one ``error`` frame and
+nothing else (no handle, no actor, no Redis key). ``typing`` is relayed here, between
+the two participants of an active session; ``resume`` is served by ``ws_resume.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
-import orjson
 from tornado.websocket import WebSocketHandler
 
+from kefu.actors.handles import ActorHandle
 from kefu.actors.messages import (
     AgentMessage,
     AgentPresence,
@@ -28,7 +34,9 @@ from kefu.actors.messages import (
 )
 from kefu.actors.runtime import frame
 from kefu.domain import User, UserType, iso, now, split_session_id
+from kefu.http.client_address import client_address
 from kefu.http.connections import Conn
+from kefu.http.frame_budget import FrameBudget, parse_rates
 from kefu.http.frames import write_text
 from kefu.http.state import AppState
 from kefu.http.wire import (
@@ -44,12 +52,15 @@ from kefu.http.wire import (
     parse_frame,
 )
 from kefu.http.ws_guard import message_allowed, origin_allowed
+from kefu.http.ws_resume import resume
 from kefu.persistence.redis import REDIS_ERRORS
+from kefu.persistence.users import token_digest
 
 log = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN = 1013
+CLOSE_POLICY = 1008
 
 
 class ChatSocket(WebSocketHandler):
@@ -60,6 +71,9 @@ class ChatSocket(WebSocketHandler):
         self.state = state
         self.user: User | None = None
         self.conn: Conn | None = None
+        self.token = ""
+        self.address = ""
+        self.budget: FrameBudget | None = None
         self.auth_unavailable = False
         self.before_hello: list[bytes] | None = []  # frames held until hello is out
 
@@ -71,7 +85,11 @@ class ChatSocket(WebSocketHandler):
         header = self.request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         token = token or self.get_query_argument("token", None)
+        self.address = client_address(self.request.remote_ip or "",
+                                      self.request.headers.get("X-Forwarded-For"),
+                                      self.state.settings.trusted_proxies)
         if token:
+            self.token = token_digest(token)
             try:
                 self.user = await self.state.bridge.run_io(self.state.users.resolve_token, token)
             except REDIS_ERRORS:
@@ -79,7 +97,7 @@ class ChatSocket(WebSocketHandler):
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
-        user = self.user
+        user, s, hub = self.user, self.state.settings, self.state.hub
         if self.auth_unavailable:
             self.close(CLOSE_TRY_AGAIN, "storage unavailable, retry")
             return
@@ -89,11 +107,17 @@ class ChatSocket(WebSocketHandler):
         if self.state.closing:
             self.close(CLOSE_GOING_AWAY, "server closing")
             return
+        if (hub.count(user.id) >= s.ws_max_per_user
+                or hub.count_address(self.address) >= s.ws_max_per_address):
+            self.close(CLOSE_POLICY, "too many connections")
+            return
         # frames are small and often written back to back (ack, then an event): without
         # TCP_NODELAY the second waits for the client's delayed ACK (~40 ms)
         self.set_nodelay(True)
-        hub = self.state.hub
-        self.conn = hub.add(user.id, user.user_type.value, self)
+        self.budget = FrameBudget(parse_rates(s.ws_frame_rates), s.ws_flood_strikes,
+                                  time.monotonic())
+        self.conn = hub.add(user.id, user.user_type.value, self, self.address, self.token,
+                            s.ws_max_tracked_sessions)
         count = hub.count(user.id)
         if user.user_type is UserType.KEFU:
             self.state.rt.dispatcher().tell(AgentPresence(kefu_id=user.id, connections=count,
@@ -104,7 +128,6 @@ class ChatSocket(WebSocketHandler):
             sessions = await self.state.bridge.run_io(self.state.history.active_sessions, user.id)
         except REDIS_ERRORS:
             sessions = []
-        s = self.state.settings
         held, self.before_hello = self.before_hello or [], None
         self.send_frame(frame("hello", user=user.model_dump(mode="json"), sessions=sessions,
                               server_time=iso(now()),
@@ -132,13 +155,27 @@ class ChatSocket(WebSocketHandler):
         write_text(self, data)
 
     def error(self, code: str, message: str, ref: str | None = None,
-              details: dict[str, str] | None = None) -> None:
-        fields: dict[str, Any] = {"code": code, "message": message, "ref": ref}
+              details: dict[str, str] | None = None, **extra: Any) -> None:
+        fields: dict[str, Any] = {"code": code, "message": message, "ref": ref, **extra}
         if details:
             fields["details"] = details
         self.send_frame(frame("error", **fields))
 
     # --- frames ---------------------------------------------------------------------
+
+    def _over_budget(self, kind: str, ref: str | None) -> bool:
+        """Spend one frame of ``kind``; True (and tell or close) if it is refused."""
+        assert self.budget is not None
+        verdict = self.budget.spend(kind, time.monotonic())
+        if verdict.allowed:
+            return False
+        if verdict.close:
+            self.close(CLOSE_POLICY, "frame flood")
+        elif verdict.warn:
+            wait = max(1, math.ceil(verdict.retry_after))
+            self.error("rate_limited", f"too many {kind} frames, retry in {wait} s", ref,
+                       retry_after=wait)
+        return True
 
     async def on_message(self, message: str | bytes) -> None:
         if self.conn is None or self.user is None:
@@ -146,26 +183,26 @@ class ChatSocket(WebSocketHandler):
         try:
             parsed = parse_frame(message, self.state.settings.max_text_chars)
         except FrameError as exc:
-            self.error(exc.code, exc.message, exc.ref, exc.details)
+            if not self._over_budget("invalid", exc.ref):
+                self.error(exc.code, exc.message, exc.ref, exc.details)
+            return
+        if self._over_budget(parsed.type, getattr(parsed, "client_msg_id", None)):
             return
         match parsed:
             case MessageFrame():
                 if self.user.user_type is UserType.KEHU and not await message_allowed(
                         self, self.user.id, parsed.client_msg_id):
                     return  # rate-limited: an error frame, no ack (ws_guard.py)
-                self._on_chat(parsed)
+                await self._on_chat(parsed)
             case ReadFrame():
-                if self._own_session(parsed.session_id, None):
-                    self.state.rt.session(parsed.session_id).tell(MarkRead(
-                        user_id=self.user.id, seq=parsed.seq, conn_id=self.conn.id))
+                handle = await self._session(parsed.session_id, None, None)
+                if handle is not None and self.conn is not None:
+                    handle.tell(MarkRead(user_id=self.user.id, seq=parsed.seq,
+                                         conn_id=self.conn.id))
             case TypingFrame():
-                pair = split_session_id(parsed.session_id)
-                if self._own_session(parsed.session_id, None) and pair is not None:
-                    self.state.hub._to_users(pair, frame(  # noqa: SLF001 - on the loop
-                        "typing", session_id=parsed.session_id, user_id=self.user.id),
-                        self.conn.id)
+                await self._on_typing(parsed)
             case ResumeFrame():
-                await self._on_resume(parsed)
+                await resume(self, parsed)
             case RequestServiceFrame():
                 if self.user.user_type is not UserType.KEHU:
                     self.error("forbidden", "only customers request service")
@@ -178,35 +215,57 @@ class ChatSocket(WebSocketHandler):
             case RateFrame():
                 if self.user.user_type is not UserType.KEHU:
                     self.error("forbidden", "only customers rate sessions")
-                elif self._own_session(parsed.session_id, None):
-                    self.state.rt.session(parsed.session_id).tell(RateSession(
-                        user_id=self.user.id, score=parsed.score, comment=parsed.comment,
-                        conn_id=self.conn.id))
+                    return
+                handle = await self._session(parsed.session_id, 0, None)
+                if handle is not None and self.conn is not None:
+                    handle.tell(RateSession(user_id=self.user.id, score=parsed.score,
+                                            comment=parsed.comment, conn_id=self.conn.id))
             case PingFrame():
                 self.send_frame(frame("pong", server_time=iso(now())))
 
-    def _own_session(self, sid: str, ref: str | None) -> bool:
-        """True if the caller is one of the two ids in ``sid``; else an error frame
-        (the same one as for a missing session: existence is not leaked)."""
+    def own_session_id(self, sid: str, side: int | None, ref: str | None) -> bool:
+        """True if the caller is one of the two ids in ``sid`` (the kehu half for
+        ``side`` 0, the kefu half for 1); else an error frame (the same one as for a
+        missing session: existence is not leaked)."""
         pair = split_session_id(sid)
         assert self.user is not None
-        if pair is None or self.user.id not in pair:
+        if pair is None or (self.user.id not in pair if side is None
+                            else pair[side] != self.user.id):
             self.error("session_not_found", "session not found", ref)
             return False
         return True
 
-    def _on_chat(self, f: MessageFrame) -> None:
+    async def _session(self, sid: str, side: int | None, ref: str | None
+                       ) -> ActorHandle | None:
+        """The handle of the caller's existing session ``sid``, or None after an error
+        frame. A live session's handle is found in memory; otherwise Redis is asked
+        whether the session exists — an unknown id starts no actor and leaves nothing."""
+        if not self.own_session_id(sid, side, ref):
+            return None
+        rt = self.state.rt
+        handle = rt.find_session(sid)
+        if handle is not None:
+            return handle
+        try:
+            exists = await self.state.bridge.run_io(self.state.history.exists, sid)
+        except REDIS_ERRORS:
+            self.error("storage_unavailable", "storage unavailable, retry", ref)
+            return None
+        if not exists:
+            self.error("session_not_found", "session not found", ref)
+            return None
+        return rt.session(sid)
+
+    async def _on_chat(self, f: MessageFrame) -> None:
         user, conn = self.user, self.conn
         assert user is not None and conn is not None
         rt = self.state.rt
         common = {"conn_id": conn.id, "client_msg_id": f.client_msg_id, "content": f.content,
                   "content_type": f.content_type.value, "url": f.url}
         if user.user_type is UserType.KEHU:
-            if f.session_id is not None:
-                pair = split_session_id(f.session_id)
-                if pair is None or pair[0] != user.id:
-                    self.error("session_not_found", "session not found", f.client_msg_id)
-                    return
+            if f.session_id is not None and not self.own_session_id(f.session_id, 0,
+                                                                     f.client_msg_id):
+                return
             sid, number = self.state.hub.next_route(user.id)
             if sid is not None and f.session_id in (None, sid):
                 rt.session(sid).tell(PostMessage(sender_id=user.id, route_seq=number, **common))
@@ -217,13 +276,33 @@ class ChatSocket(WebSocketHandler):
             if f.session_id is None:
                 rt.agent(user.id).tell(AgentMessage(kefu_id=user.id, **common))
                 return
-            pair = split_session_id(f.session_id)
-            if pair is None or pair[1] != user.id:
-                self.error("session_not_found", "session not found", f.client_msg_id)
-                return
-            rt.session(f.session_id).tell(PostMessage(sender_id=user.id, **common))
+            handle = await self._session(f.session_id, 1, f.client_msg_id)
+            if handle is not None:
+                handle.tell(PostMessage(sender_id=user.id, **common))
         else:
             self.error("forbidden", "administrators do not chat", f.client_msg_id)
+
+    async def _on_typing(self, f: TypingFrame) -> None:
+        """Relay ``typing`` to the other participant (and the sender's other tabs) of an
+        active session, at most once per ``KEFU_TYPING_INTERVAL_SECONDS`` per sender
+        and session; for a session that is not active it is dropped."""
+        user, conn = self.user, self.conn
+        assert user is not None and conn is not None
+        if not self.own_session_id(f.session_id, None, None):
+            return
+        hub, sid = self.state.hub, f.session_id
+        if not hub.typing_allowed(user.id, sid, time.monotonic(),
+                                  self.state.settings.typing_interval_seconds):
+            return
+        try:
+            active = await self.state.bridge.run_io(self.state.history.is_active_for, sid,
+                                                    user.id)
+        except REDIS_ERRORS:
+            return  # typing is ephemeral: nothing to retry
+        pair = split_session_id(sid)
+        if active and pair is not None and self.conn is not None:
+            hub.send_to_users(pair, frame("typing", session_id=sid, user_id=user.id),
+                              exclude=conn.id)
 
     def _on_switch(self, f: SwitchFrame) -> None:
         user, conn = self.user, self.conn
@@ -240,35 +319,3 @@ class ChatSocket(WebSocketHandler):
 
         self.state.rt.dispatcher().tell(SwitchCustomer(kefu_id=user.id,
                                                        customer_id=f.customer_id, reply=reply))
-
-    async def _on_resume(self, f: ResumeFrame) -> None:
-        conn = self.conn
-        assert conn is not None
-        history = self.state.history
-        for sid, last in f.since.items():
-            if not self._own_session(sid, None):
-                continue
-            conn.resuming[sid] = []
-            sent = 0
-            try:
-                stored = await self.state.bridge.run_io(history.last_seq, sid)
-                after = min(last, stored)  # a claim beyond what exists suppresses nothing
-                conn.tracker(sid).raise_floor(after)
-                while True:
-                    batch = await self.state.bridge.run_io(history.messages_after, sid, after, 500)
-                    for m in batch:
-                        after = m["seq"]
-                        if not conn.tracker(sid).has(after):
-                            conn.tracker(sid).add(after)
-                            self.send_frame(orjson.dumps({"type": "message", "message": m}))
-                            sent += 1
-                    if len(batch) < 500:
-                        break
-            except REDIS_ERRORS:
-                self.error("storage_unavailable", "storage unavailable, resume again")
-            finally:
-                buffered = conn.resuming.pop(sid, [])
-            for seq, data in sorted(buffered, key=lambda t: t[0]):
-                conn.deliver(sid, seq, data)
-            self.send_frame(frame("resumed", session_id=sid, count=sent,
-                                  last_seq=conn.tracker(sid).floor))

@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from kefu.domain import Priority
+from kefu.http.clean_text import CleanLine, CleanText
 
 Id = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
 Sid = Annotated[str, Strict(), Field(min_length=3, max_length=300)]
@@ -36,9 +37,9 @@ class _Frame(BaseModel):
 class MessageFrame(_Frame):
     type: Literal["message"]
     client_msg_id: Id
-    content: Annotated[str, Strict(), Field(min_length=1, max_length=10_000_000)]
+    content: Annotated[CleanText, Strict(), Field(min_length=1, max_length=10_000_000)]
     content_type: ContentType = ContentType.TEXT
-    url: Annotated[str, Strict(), Field(max_length=2048)] | None = None
+    url: Annotated[CleanLine, Strict(), Field(max_length=2048)] | None = None
     session_id: Annotated[str, Strict(), Field(max_length=300)] | None = None
 
 
@@ -61,7 +62,7 @@ class ResumeFrame(_Frame):
 class RequestServiceFrame(_Frame):
     type: Literal["request_service"]
     priority: Priority = Priority.NORMAL
-    note: Annotated[str, Strict(), Field(max_length=500)] | None = None
+    note: Annotated[CleanText, Strict(), Field(max_length=500)] | None = None
 
 
 class SwitchFrame(_Frame):
@@ -73,7 +74,7 @@ class RateFrame(_Frame):
     type: Literal["rate"]
     session_id: Sid
     score: Annotated[int, Strict(), Field(ge=1, le=5)]
-    comment: Annotated[str, Strict(), Field(max_length=1000)] | None = None
+    comment: Annotated[CleanText, Strict(), Field(max_length=1000)] | None = None
 
 
 class PingFrame(_Frame):

@@ -82,6 +82,21 @@ class History:
             pipe.hgetall(self.k.session(sid))
         return [session_view(m) for m in pipe.execute() if m]
 
+    def exists(self, sid: str) -> bool:
+        """Is there a session ``sid`` (active or not)? One round trip, nothing written."""
+        return bool(self.r.exists(self.k.session(sid)))
+
+    def is_active_for(self, sid: str, user_id: str) -> bool:
+        """Is ``sid`` one of ``user_id``'s active sessions?"""
+        return bool(self.r.sismember(self.k.active_sessions(user_id), sid))
+
+    def sessions_of(self, user_id: str, sids: list[str]) -> set[str]:
+        """Which of ``sids`` are sessions ``user_id`` has taken part in (one round trip)."""
+        if not sids:
+            return set()
+        scores = self.r.zmscore(self.k.user_sessions(user_id), sids)
+        return {sid for sid, score in zip(sids, scores, strict=True) if score is not None}
+
     def last_seq(self, sid: str) -> int:
         return int(self.r.hget(self.k.session(sid), "seq") or 0)
 

@@ -31,6 +31,17 @@ class Keys:
     def user_tokens(self, user_id: str) -> str:
         return f"{self.prefix}user:{user_id}:tokens"
 
+    @property
+    def guests_seen(self) -> str:
+        """ZSET: guest (anonymous kehu) id → last activity, epoch seconds
+        (``persistence/guests.py`` removes the idle ones)."""
+        return f"{self.prefix}guests:seen"
+
+    @property
+    def guests_indexed(self) -> str:
+        """STRING: set once the guests created before ``guests_seen`` were indexed."""
+        return f"{self.prefix}guests:indexed"
+
     def rate(self, kind: str, subject: str, window: int) -> str:
         """STRING with expiry: a fixed-window counter (``persistence/rate_limits.py``);
         ``kind`` guest | login | msg, ``window`` the window's index since the epoch."""

@@ -3,8 +3,13 @@ change atomic with its snapshot."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import hiredis
 import redis
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
 from kefu.persistence.keys import Keys
@@ -172,6 +177,50 @@ class Store:
         self.assign = self.client.register_script(ASSIGN_LUA)
         self.close_session = self.client.register_script(CLOSE_LUA)
 
+    def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send ``commands`` in one round trip on one pooled connection, packed by hiredis
+        in C, and read every reply; error replies come back as values (like a pipeline
+        with ``raise_on_error=False``). Thread-safe.
+
+        Whether a failure means "not applied" is told apart (docs/protocol.md,
+        ``outcome_unknown``): a Redis error raised while getting a live connection means
+        nothing was sent; once the bytes may have left, a failure (a timeout, the link
+        dropping mid-reply) raises :class:`OutcomeUnknown`, because Redis may have run
+        the commands all the same (seen: a 10 s freeze, then every append applied)."""
+        pool = self.client.connection_pool
+        conn = pool.get_connection()  # raises before anything is sent: nothing applied
+        try:
+            conn.send_packed_command([b"".join(map(hiredis.pack_command, commands))])
+            results: list[Any] = []
+            for _ in commands:
+                try:
+                    results.append(conn.read_response())
+                except ResponseError as exc:
+                    results.append(exc)
+            return results
+        except REDIS_ERRORS as exc:
+            conn.disconnect()  # unknown state: never hand it back half-read
+            raise OutcomeUnknown(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+
+    def call_script(self, script: Script, keys: list[Any], args: list[Any]) -> Any:
+        """One script call through :meth:`execute` (so a lost reply is
+        :class:`OutcomeUnknown`); loads the script when Redis has lost it."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        for _attempt in range(2):
+            result = self.execute([command])[0]
+            if isinstance(result, NoScriptError):
+                self.client.script_load(script.script)
+                continue
+            if isinstance(result, ResponseError):
+                raise result
+            return result
+        raise NoScriptError("script not loaded")
+
     def ping(self) -> bool:
         """One round trip; raises ``redis.RedisError`` when Redis is away."""
         return bool(self.client.ping())
@@ -179,6 +228,11 @@ class Store:
     def close(self) -> None:
         self.client.close()
         self.client.connection_pool.disconnect()
+
+
+class OutcomeUnknown(redis.RedisError):
+    """A write whose command may have reached Redis, but whose reply never came: it may
+    or may not have been applied. Never "storage unavailable": the caller must say so."""
 
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)

@@ -118,8 +118,10 @@ class UserStore:
         password: str | None = None,
         max_sessions: int = 5,
         permissions: list[str] | None = None,
+        guest: bool = False,
     ) -> User | None:
-        """Create a user; None when the id is taken."""
+        """Create a user; None when the id is taken. A ``guest`` (an anonymous kehu)
+        is indexed for expiry (``persistence/guests.py``)."""
         uid = user_id or f"{user_type.value}_{uuid.uuid4().hex[:12]}"
         created = now()
         fields: dict[str, str | int] = {
@@ -141,6 +143,8 @@ class UserStore:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(key, mapping=fields)
         pipe.zadd(self.keys.users, {uid: created})
+        if guest:
+            pipe.zadd(self.keys.guests_seen, {uid: created})
         pipe.execute()
         return _user_from_hash({k: str(v) for k, v in fields.items()})
 
@@ -174,10 +178,11 @@ class UserStore:
                 return  # changed meanwhile: the newer hash wins
 
     def set_password(self, user_id: str, password: str, keep_token: str | None = None
-                     ) -> int | None:
+                     ) -> list[str] | None:
         """Set a new password and revoke every token of the user but ``keep_token`` (the
-        caller's own, when users change their own password) → tokens revoked; None when
-        the user does not exist (nothing written). One WATCH transaction."""
+        caller's own, when users change their own password) → the revoked tokens'
+        digests (their sockets are to be closed); None when the user does not exist
+        (nothing written). One WATCH transaction."""
         key, tokens_key = self.keys.user(user_id), self.keys.user_tokens(user_id)
         keep = token_digest(keep_token) if keep_token else None
         fields = self.password_fields(password)
@@ -196,7 +201,7 @@ class UserStore:
                     if doomed:
                         pipe.srem(tokens_key, *doomed)
                     pipe.execute()
-                    return len(doomed)
+                    return doomed
                 except WatchError:
                     continue
 
@@ -221,7 +226,13 @@ class UserStore:
         if not token or len(token) > 200:
             return None
         uid = self.r.get(self.keys.token(token_digest(token)))
-        return self.get(uid) if uid else None
+        if not uid or not USER_ID_RE.match(uid):
+            return None
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self.keys.user(uid))
+        pipe.zadd(self.keys.guests_seen, {uid: now()}, xx=True)  # a guest's activity
+        raw = pipe.execute()[0]
+        return _user_from_hash(raw) if raw else None
 
     def revoke_token(self, token: str) -> None:
         digest = token_digest(token)

@@ -5,7 +5,10 @@ pending, writes it in one pipeline (each append an atomic Lua script that checks
 ``seq`` and ``client_msg_id``), and only then releases the acks and deliveries, in order.
 One round trip per batch instead of one per message (DESIGN.md, "Persistence").
 
-Outcomes other than "stored" go back to the session actor as ``AppendOutcome``.
+Outcomes other than "stored" go back to the session actor as ``AppendOutcome``:
+``dup``, ``conflict``, ``closed``, ``unavailable`` (nothing was sent: certainly not
+stored) and ``unknown`` (sent, no reply: perhaps stored; the client resends with the same
+``client_msg_id`` and the dedup record tells).
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import hiredis
 import orjson
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from kefu.actors.messages import AppendOutcome
-from kefu.persistence.redis import REDIS_ERRORS, Store
+from kefu.persistence.redis import REDIS_ERRORS, OutcomeUnknown, Store
 
 if TYPE_CHECKING:
     from kefu.actors.handles import ActorHandle
@@ -157,40 +159,20 @@ class Writer:
         """Add the item's command to a redis-py pipeline (the history benchmark's loader)."""
         pipe.execute_command(*self._command(item))
 
-    def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """One round trip for a batch: every command packed by hiredis in C and sent at
-        once, then every reply read, errors kept as values (like a pipeline with
-        ``raise_on_error=False``). Profiling showed redis-py's per-argument packing was
-        about 40 % of the writer's time. Raises a connection error as redis-py does."""
-        pool = self.store.client.connection_pool
-        conn = pool.get_connection()
-        try:
-            conn.send_packed_command([b"".join(map(hiredis.pack_command, commands))])
-            results: list[Any] = []
-            for _ in commands:
-                try:
-                    results.append(conn.read_response())
-                except ResponseError as exc:
-                    results.append(exc)
-            return results
-        except BaseException:
-            conn.disconnect()  # unknown state: never hand it back half-read
-            raise
-        finally:
-            pool.release(conn)
-
     def _write(self, batch: list[AppendItem]) -> None:
         pending = batch
         for _attempt in range(2):
             try:
-                results = self._execute([self._command(item) for item in pending])
+                results = self.store.execute([self._command(item) for item in pending])
             except REDIS_ERRORS as exc:
-                log.warning("writer: Redis unavailable: %s", exc)
+                # sent but unanswered: each append may be stored (a resend will tell)
+                status = "unknown" if isinstance(exc, OutcomeUnknown) else "unavailable"
+                log.warning("writer: Redis %s: %s", status, exc)
                 for item in pending:
                     if item.resend_only:
                         self._finish(item, exc)
                     else:
-                        self._outcome(item, "unavailable")
+                        self._outcome(item, status)
                 return
             retry: list[AppendItem] = []
             for item, result in zip(pending, results, strict=True):

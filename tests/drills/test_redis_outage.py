@@ -126,7 +126,8 @@ def test_ten_second_redis_outage_under_traffic(tmp_path: Path,
     assert probes and all(status == 503 for _p, status, _t, _b in probes)
     for path, _s, _t, body in probes:
         if path.endswith("health"):
-            assert body["data"]["redis"]["ok"] is False and body["success"] is False
+            # the details need an admin's token, which cannot be checked without Redis
+            assert body["data"]["status"] == "unhealthy" and body["success"] is False
         else:
             assert body["error_code"] == 503 and body["success"] is False
     # WS: refused with an error, never acked while Redis was away

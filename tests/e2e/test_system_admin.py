@@ -50,7 +50,9 @@ def admin(srv: ServerProcess) -> Api:
 
 
 def ours(r: redis.Redis) -> set[bytes]:
-    return set(r.scan_iter(match=prefix_match(PREFIX), count=1000))
+    """Our keys, but the rate-limit counters (they expire when their minute ends)."""
+    return {k for k in r.scan_iter(match=prefix_match(PREFIX), count=1000)
+            if not k.startswith(PREFIX.encode() + b"rate:")}
 
 
 def neighbours(r: redis.Redis) -> dict[bytes, bytes]:

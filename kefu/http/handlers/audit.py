@@ -148,7 +148,7 @@ def record(handler: BaseHandler) -> None:
             by=user.id, role=user.user_type.value, action=action_of(handler),
             target=target_of(handler), path=handler.request.path,
             status=handler.get_status(), request_id=handler.request_id,
-            ip=handler.request.remote_ip or "", detail=detail)
+            ip=handler.client_address(), detail=detail)
         trail_of(handler).write(fields)
     except Exception:  # an audit failure must not break the reply (already sent)
         log.exception("audit entry not recorded for %s %s", handler.request.method,

@@ -14,8 +14,9 @@ from kefu.domain import User, UserType, iso
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import GuestBody, LoginBody, RevokedOut, TokenOut
 from kefu.http.openapi import doc
+from kefu.http.websocket import CLOSE_UNAUTHORIZED
 from kefu.persistence.rate_limits import Limit, RateLimits, Verdict
-from kefu.persistence.users import USER_ID_RE
+from kefu.persistence.users import USER_ID_RE, token_digest
 
 
 def login_limit(s: Settings) -> Limit:
@@ -24,6 +25,11 @@ def login_limit(s: Settings) -> Limit:
 
 def guest_limit(s: Settings) -> Limit:
     return Limit("guest", s.guest_rate_per_minute, 60)
+
+
+def guest_budget(s: Settings) -> Limit:
+    """Guests per minute from every address together (KEFU_GUEST_GLOBAL_RATE_PER_MINUTE)."""
+    return Limit("guest_all", s.guest_global_rate_per_minute, 60)
 
 
 def too_many(verdict: Verdict) -> ApiError:
@@ -71,19 +77,25 @@ class GuestHandler(BaseHandler):
     @doc("A new anonymous customer (kehu) with a token; rate-limited per address", roles=(),
          body=GuestBody, response=TokenOut, tag="auth", errors=(400, 429),
          description="429 (`data.retry_after`, `Retry-After` header) past "
-                     "KEFU_GUEST_RATE_PER_MINUTE guests per client address per minute.")
+                     "KEFU_GUEST_RATE_PER_MINUTE guests per client address per minute, or "
+                     "KEFU_GUEST_GLOBAL_RATE_PER_MINUTE from all addresses together. A "
+                     "guest idle for KEFU_GUEST_TTL_DAYS is removed with its tokens.")
     async def post(self) -> None:
         body = self.parse(GuestBody)
-        users = self.state.users
-        client = self.request.remote_ip or "unknown"
+        users, s = self.state.users, self.state.settings
+        client = self.client_address()
         limits = RateLimits(self.state.store)
-        verdict = await self.state.bridge.run_io(
-            limits.hit, guest_limit(self.state.settings), client)
+
+        def allowed() -> Verdict:  # executor thread
+            verdict = limits.hit(guest_limit(s), client)
+            return limits.hit(guest_budget(s), "all") if verdict.allowed else verdict
+
+        verdict = await self.state.bridge.run_io(allowed)
         if not verdict.allowed:
             raise too_many(verdict)
 
         def create() -> tuple[dict[str, object], str, float]:
-            user = users.create(name=body.name or "访客", user_type=UserType.KEHU)
+            user = users.create(name=body.name or "访客", user_type=UserType.KEHU, guest=True)
             assert user is not None  # generated ids do not collide
             token, expires = users.issue_token(user.id)
             return user.model_dump(mode="json"), token, expires
@@ -98,10 +110,13 @@ class LogoutHandler(BaseHandler):
          description="The token stops working at once, for REST and for new WebSocket "
                      "handshakes (4401).")
     async def post(self) -> None:
-        await self.authenticate()
+        me = await self.authenticate()
         token = self.bearer()
         assert token is not None
         await self.state.bridge.run_io(self.state.users.revoke_token, token)
+        # sockets opened with this token close too (4401); the user's others stay
+        self.state.hub.close_user(me.id, CLOSE_UNAUTHORIZED, "token revoked",
+                                  [token_digest(token)])
         self.ok("logout_ok", {"revoked": True})
 
 

@@ -17,6 +17,7 @@ from tornado.web import HTTPError, RequestHandler
 
 from kefu.actors.messages import Accepted, Rejected
 from kefu.domain import User, UserType, iso, now
+from kefu.http.client_address import client_address
 from kefu.http.i18n import text, wants_english
 from kefu.http.maintenance_gate import GUEST_PATH, refuses
 from kefu.http.state import AppState
@@ -70,6 +71,12 @@ class BaseHandler(RequestHandler):
             from kefu.http.handlers.audit import record  # noqa: PLC0415 - imports this module
 
             record(self)
+
+    def client_address(self) -> str:
+        """The client's address (``X-Forwarded-For`` only from KEFU_TRUSTED_PROXIES)."""
+        return client_address(self.request.remote_ip or "unknown",
+                              self.request.headers.get("X-Forwarded-For"),
+                              self.state.settings.trusted_proxies)
 
     @property
     def english(self) -> bool:

@@ -151,11 +151,25 @@ CSV_COLUMNS = ("id", "session_id", "seq", "from", "to", "content_type", "content
                "timestamp", "url")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, tab, CR) gets a leading ``'`` (OWASP, CSV injection). JSON and NDJSON
+    exports stay verbatim."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_rows(batch: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     for m in batch:
-        w.writerow(["" if m.get(c) is None else m.get(c) for c in CSV_COLUMNS])
+        w.writerow([csv_cell(m.get(c)) for c in CSV_COLUMNS])
     return buf.getvalue()
 
 

@@ -39,14 +39,17 @@ class ConnectionsHealth(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Anyone gets ``status``, ``maintenance`` and ``timestamp``; the rest is for an
+    admin's token only (it tells an attacker the version and the live counts)."""
+
     status: Literal["healthy", "maintenance", "unhealthy"]
     maintenance: bool
-    version: str
-    uptime_seconds: int
-    redis: RedisHealth
-    actors: ActorsHealth
-    connections: ConnectionsHealth
     timestamp: str
+    version: str | None = None
+    uptime_seconds: int | None = None
+    redis: RedisHealth | None = None
+    actors: ActorsHealth | None = None
+    connections: ConnectionsHealth | None = None
 
 
 class ActorsQuery(BaseModel):
@@ -84,7 +87,8 @@ class HealthHandler(BaseHandler):
          response=HealthOut, tag="system", errors=(503,), data_statuses=(503,),
          description="Public (no token). 200 when healthy (status healthy, or maintenance "
                      "while maintenance mode is on); 503 with the same data and success "
-                     "false when Redis or an actor is down.")
+                     "false when Redis or an actor is down. Version, uptime, the Redis "
+                     "round trip, actors and connection counts only with an admin token.")
     async def get(self) -> None:
         redis: dict[str, Any]
         started = time.perf_counter()
@@ -99,17 +103,17 @@ class HealthHandler(BaseHandler):
         healthy = redis["ok"] and not failed and dispatcher_ok
         maintenance = self.state.maintenance.enabled  # healthy in maintenance: still 200
         status = ("maintenance" if maintenance else "healthy") if healthy else "unhealthy"
-        data = {
-            "status": status,
-            "maintenance": maintenance,
-            "version": __version__,
-            "uptime_seconds": int(now() - self.state.rt.started_at),
-            "redis": redis,
-            "actors": {"total": len(handles), "running": sum(h.alive() for h in handles),
-                       "failed": failed, "dispatcher_alive": dispatcher_ok},
-            "connections": self.state.hub.stats(),
-            "timestamp": iso(now()),
-        }
+        data: dict[str, Any] = {"status": status, "maintenance": maintenance,
+                                "timestamp": iso(now())}
+        if await self.is_admin():
+            data.update({
+                "version": __version__,
+                "uptime_seconds": int(now() - self.state.rt.started_at),
+                "redis": redis,
+                "actors": {"total": len(handles), "running": sum(h.alive() for h in handles),
+                           "failed": failed, "dispatcher_alive": dispatcher_ok},
+                "connections": self.state.hub.stats(),
+            })
         if not healthy:
             self.set_status(503)
         self.finish(orjson.dumps({
@@ -117,6 +121,18 @@ class HealthHandler(BaseHandler):
                 {"healthy": "health_ok", "maintenance": "health_maintenance"}.get(
                     status, "health_bad"), self.english),
             "data": data}))
+
+
+    async def is_admin(self) -> bool:
+        """Does the request carry an admin's token? (A bad token is simply not one.)"""
+        token = self.bearer()
+        if token is None:
+            return False
+        try:
+            user = await self.state.bridge.run_io(self.state.users.resolve_token, token)
+        except REDIS_ERRORS:
+            return False
+        return user is not None and user.user_type is UserType.ADMIN
 
 
 class ActorsHandler(BaseHandler):

@@ -166,8 +166,11 @@ class UserHandler(UserAdminBase, UserDetailHandler):
             self.state.store, user_id, name=body.name, max_sessions=body.max_sessions))
         if done and body.password is not None:  # revokes the user's other tokens
             keep = self.bearer() if me.id == user_id else None
-            done = await self.state.bridge.run_io(
-                self.state.users.set_password, user_id, body.password, keep) is not None
+            doomed = await self.state.bridge.run_io(
+                self.state.users.set_password, user_id, body.password, keep)
+            done = doomed is not None
+            # the sockets opened with a revoked token go too (4401), the caller's stay
+            self.state.hub.close_user(user_id, CLOSE_UNAUTHORIZED, "token revoked", doomed or [])
         user = await self.state.bridge.run_io(self.state.users.get, user_id) if done else None
         if user is None:
             raise ApiError(404, "user_not_found")
@@ -199,18 +202,9 @@ class UserHandler(UserAdminBase, UserDetailHandler):
             if user_id in state["assignments"] or user_id in state["queue"]:
                 raise ApiError(409, "user_in_service")
         revoked = await self.state.bridge.run_io(delete_user, self.state.store, user_id)
-        self.close_connections(user_id)
+        self.state.hub.close_user(user_id, CLOSE_UNAUTHORIZED, "user deleted")
         self.ok("user_deleted", {"user_id": user_id, "user_type": user.user_type.value,
                                  "deleted_at": iso(now()), "revoked_tokens": revoked})
-
-    def close_connections(self, user_id: str) -> None:
-        """Close the deleted user's live sockets (4401: its credentials are gone).
-        Called on the IOLoop thread, which owns the connection registry."""
-        hub = self.state.hub
-        for cid in list(hub.by_user.get(user_id, ())):
-            conn = hub.conns.get(cid)
-            if conn is not None:
-                conn.socket.close(CLOSE_UNAUTHORIZED, "user deleted")
 
 
 class PermissionsHandler(UserAdminBase):

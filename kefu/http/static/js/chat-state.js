@@ -9,7 +9,7 @@ import { ChatSocket } from "./ws.js";
 
 export const AUTH_KEY = "kefu.chat.auth";
 const STATE_KEY = "kefu.chat.state";
-const RETRY_CODES = new Set(["storage_unavailable", "actor_failed"]);
+const RETRY_CODES = new Set(["storage_unavailable", "outcome_unknown", "actor_failed"]);
 
 export class ChatState {
   constructor(onChange) {

@@ -8,7 +8,7 @@ import { ChatSocket } from "./ws.js";
 import { ConsoleView } from "./console-view.js";
 import { WorkspaceActions } from "./console-actions.js";
 
-const RETRY_CODES = new Set(["storage_unavailable", "actor_failed"]);
+const RETRY_CODES = new Set(["storage_unavailable", "outcome_unknown", "actor_failed"]);
 const TYPING_SHOW_MS = 4000;
 const QUEUE_POLL_MS = 4000;
 

@@ -48,7 +48,7 @@ export const EN = {
   "err.invalid_json": "Malformed message", "err.bad_frame": "Malformed message", "err.unknown_type": "Unknown message type",
   "err.content_too_long": "Message too long", "err.forbidden": "Not allowed",
   "err.session_not_found": "Conversation not found", "err.session_ended": "The conversation has ended; not sent",
-  "err.no_session": "Pick a customer first", "err.storage_unavailable": "Storage unavailable, retrying",
+  "err.no_session": "Pick a customer first", "err.outcome_unknown": "Not sure it was stored, resending", "err.storage_unavailable": "Storage unavailable, retrying",
   "err.actor_failed": "A service component failed; retry later", "err.already_in_session": "Already in a conversation",
   "err.already_rated": "You already rated this conversation", "err.session_active": "The conversation is still going",
   "err.kefu_full": "You are at capacity: end or transfer a conversation first", "err.customer_not_found": "That customer is no longer waiting",

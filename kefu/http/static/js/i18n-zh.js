@@ -50,7 +50,7 @@ export const ZH = {
   "err.invalid_json": "消息格式错误", "err.bad_frame": "消息格式错误", "err.unknown_type": "未知的消息类型",
   "err.content_too_long": "消息太长了", "err.forbidden": "没有权限执行此操作",
   "err.session_not_found": "会话不存在", "err.session_ended": "会话已结束，消息未发送",
-  "err.no_session": "请先选择一位客户", "err.storage_unavailable": "存储暂时不可用，正在重试",
+  "err.no_session": "请先选择一位客户", "err.outcome_unknown": "无法确认是否已保存，正在重发", "err.storage_unavailable": "存储暂时不可用，正在重试",
   "err.actor_failed": "服务组件故障，请稍后重试", "err.already_in_session": "已在会话中",
   "err.already_rated": "您已评价过该会话", "err.session_active": "会话尚未结束",
   "err.kefu_full": "您的会话数已满，请先结束或转接一个会话", "err.customer_not_found": "该客户已不在队列中",
