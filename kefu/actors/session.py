@@ -14,6 +14,8 @@ import uuid
 from collections import OrderedDict, deque
 from typing import Any
 
+import orjson
+
 from kefu.actors.base import SupervisedActor
 from kefu.actors.messages import (
     Accepted,
@@ -31,7 +33,7 @@ from kefu.actors.messages import (
 from kefu.actors.runtime import frame
 from kefu.domain import iso, now
 from kefu.persistence.redis import REDIS_ERRORS
-from kefu.persistence.writer import AppendItem, ack_frame
+from kefu.persistence.writer import AppendItem, ack_frame, message_frame
 
 RECENT_CMIDS = 4096
 
@@ -185,7 +187,7 @@ class Session(SupervisedActor):
             return None
         self.next_seq = min(self.next_seq, item.seq)
         if msg.status == "dup":
-            self.rt.outbox.to_conn(item.conn_id, ack_frame(item.cmid, msg.detail.encode()))
+            self._redeliver(item, msg.detail.encode())
             return None
         if item.cmid is not None:
             self.recent.pop(item.cmid, None)
@@ -205,6 +207,19 @@ class Session(SupervisedActor):
         else:
             self._error(item.conn_id, "storage_unavailable", item.cmid)
         return None
+
+    def _redeliver(self, item: AppendItem, stored: bytes) -> None:
+        """A resend of a stored message: its ack again, and the message to both sides,
+        in case the first attempt's reply (and so its delivery) was lost
+        (``outcome_unknown``); connections that hold the seq already drop it."""
+        m = orjson.loads(stored)
+        sid, seq = m.get("session_id"), m.get("seq")
+        if sid is None or seq is None:  # still a waiting message: no seq to deliver
+            self.rt.outbox.to_conn(item.conn_id, ack_frame(item.cmid, stored))
+            return
+        self.rt.outbox.to_conn(item.conn_id, ack_frame(item.cmid, stored), sid, seq)
+        self.rt.outbox.message((m["from"], m["to"]), sid, seq, message_frame(stored),
+                               exclude_conn=item.conn_id)
 
     def _hand_back(self, conn_id: int | None, cmid: str | None, content: str,
                    content_type: str, url: str | None, route_seq: int) -> None:

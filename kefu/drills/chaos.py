@@ -7,8 +7,8 @@ random session each, from its kehu or its kefu); at a seeded random moment ``kil
 
 - ``server``: the server process (its Redis child then stops), and start it again on the
   same data directory and port;
-- ``redis``: the embedded ``redis-server`` only, and start it again with the same
-  arguments after a seeded pause (the server must notice and resume by itself);
+- ``redis``: the embedded ``redis-server`` only; the server must reap it, start it again
+  on its AOF and resume by itself (no restart of the server, nothing done by the drill);
 - ``both``: Redis and the server at once, then start the server again.
 
 The clients (:mod:`kefu.drills.client`) reconnect with backoff, resend what was not acked
@@ -107,19 +107,18 @@ async def _kill_and_restart(srv: DrillServer, cfg: ChaosConfig, rng: random.Rand
         return loop.run_in_executor(None, fn, *args)
 
     if cfg.mode == "redis":
+        old = srv.redis_pid()
+        started = time.monotonic()
         await run(srv.kill9_redis)
         res.events.append("redis killed")
-        await run(wait_health, srv.base, 503, 10.0)  # the server noticed
-        res.down = rng.uniform(0.5, 2.0)
-        await asyncio.sleep(res.down)
-        started = time.monotonic()
-        await run(srv.restart_redis)
+        await run(srv.wait_redis_replaced, old, 30.0)  # the server started a new one
+        res.down = time.monotonic() - started
         await run(wait_health, srv.base, 200, 30.0)
         res.back = time.monotonic() - started
-        res.events.append("redis back, health 200")
+        res.events.append("redis restarted by the server, health 200")
         return
     if cfg.mode == "both":
-        await run(srv.kill9_redis, False)
+        await run(srv.kill9_redis)
     await run(srv.kill9)
     res.events.append("server killed")
     res.down = rng.uniform(0.1, 1.0)

@@ -98,8 +98,6 @@ class DrillServer:
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
-    redis_proc: subprocess.Popen[bytes] | None = None  # a redis-server the drill restarted
-    redis_cmdline: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
@@ -152,14 +150,8 @@ class DrillServer:
             return None
 
     def stop(self) -> None:
-        """Stop everything this drill started (server, and a Redis it restarted)."""
+        """Stop the server (and with it its Redis)."""
         self.terminate()
-        if self.redis_proc is not None and self.redis_proc.poll() is None:
-            self.redis_proc.terminate()
-            try:
-                self.redis_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.redis_proc.kill()
 
     # --- its Redis -----------------------------------------------------------------
 
@@ -167,34 +159,13 @@ class DrillServer:
         return int((self.data_dir / "redis" / "redis.pid").read_text().strip())
 
     def redis_socket(self) -> str:
-        """The unix socket of its Redis (the one the drill restarted, if it did)."""
-        if self.redis_cmdline:
-            return self.redis_cmdline[self.redis_cmdline.index("--unixsocket") + 1]
+        """The unix socket of its Redis."""
         return redis_socket_of(self.data_dir)
 
-    def _capture_redis_args(self) -> list[str]:
-        """How to start this Redis again: its binary and its live configuration."""
-        from kefu.persistence.embedded import find_redis_server  # noqa: PLC0415
-
-        r = self.redis_client()
-        try:
-            conf = {k: r.config_get(k).get(k, "") for k in (
-                "dir", "unixsocket", "unixsocketperm", "appendonly", "appendfsync", "save",
-                "pidfile", "logfile", "appenddirname", "appendfilename")}
-        finally:
-            r.close()
-        args = [find_redis_server(), "--port", "0", "--daemonize", "no"]
-        for key, value in conf.items():
-            if value != "" or key == "save":
-                args += [f"--{key}", value]
-        return args
-
-    def kill9_redis(self, restartable: bool = True) -> None:
-        """SIGKILL the embedded redis-server (remembering how it was configured, so that
-        :meth:`restart_redis` can start it again)."""
+    def kill9_redis(self) -> None:
+        """SIGKILL the embedded redis-server and wait until it is gone (the server, its
+        parent, reaps it and starts another)."""
         pid = self.redis_pid()
-        if restartable:
-            self.redis_cmdline = self._capture_redis_args()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
@@ -203,28 +174,17 @@ class DrillServer:
                 break  # a zombie of the server: gone for our purposes
             time.sleep(0.01)  # the kernel reaping a killed process
 
-    def restart_redis(self, timeout: float = 15.0) -> None:
-        """Start redis-server again with the same arguments (same AOF, same socket), as an
-        operator or a service manager would; the kefu server must reconnect by itself."""
-        import redis  # noqa: PLC0415
-
-        assert self.redis_cmdline, "kill9_redis first"
-        self.redis_proc = subprocess.Popen(self.redis_cmdline, stdin=subprocess.DEVNULL,  # noqa: S603
-                                           preexec_fn=_die_with_parent)  # noqa: PLW1509
-        client = redis.Redis(unix_socket_path=self.redis_socket(), socket_connect_timeout=0.5)
+    def wait_redis_replaced(self, old_pid: int, timeout: float) -> None:
+        """Wait until the server has started a new embedded Redis (its pid file names
+        another process). Polls a file a child process writes."""
         deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except (redis.ConnectionError, redis.BusyLoadingError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("redis-server did not come back")
-                time.sleep(0.01)  # a child process loading its AOF
-        finally:
-            client.close()
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                if self.redis_pid() != old_pid:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not start its Redis again")
+            time.sleep(0.01)
 
     def redis_client(self) -> Any:
         """A client of the server's Redis (for checks: the drill reads, never writes)."""

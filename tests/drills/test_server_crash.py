@@ -1,6 +1,7 @@
-"""Drill 1, the CI size of ``scripts/chaos``: ``kill -9`` of the server, or of its Redis,
-in the middle of real WebSocket traffic; clients reconnect, resend and resume. Nothing
-acked may be lost, nothing stored twice, no ``seq`` skipped, no delivery missed.
+"""Drill 1, the CI size of ``scripts/chaos``: ``kill -9`` of the server, or of its Redis
+(which the server then starts again by itself), in the middle of real WebSocket traffic;
+clients reconnect, resend and resume. Nothing acked may be lost, nothing stored twice, no
+``seq`` skipped, no delivery missed.
 
 Also: the drill's own checker catches a lost message, a duplicate and a gap (a drill
 that cannot fail proves nothing)."""
@@ -34,9 +35,9 @@ def test_kill9_during_traffic_loses_nothing(mode: str, seed: int, tmp_path: Path
     # the fault really hit the traffic ...
     if mode == "server":
         assert "server restarted" in res.events and f.reconnects >= 18  # every client
-    else:
-        assert "redis back, health 200" in res.events
-        assert f.errors.get("storage_unavailable", 0) > 0  # sends refused, not acked
+    else:  # the server restarted its Redis by itself; sends meanwhile were refused
+        assert "redis restarted by the server, health 200" in res.events
+        assert f.errors.get("storage_unavailable", 0) + f.errors.get("outcome_unknown", 0) > 0
     # ... and nothing was lost, doubled or skipped
     assert f.attempted == f.acked == f.stored == 1000
     assert {k: getattr(f, k) for k in f.FAILURES} == dict.fromkeys(f.FAILURES, 0)
