@@ -6,7 +6,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import WS, ServerProcess
+from tests.helpers import CREATED, WS, ServerProcess, clean_up
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    """After each test, end the sessions of the agents it created and take its guests out
+    of the queue (tests/helpers.py ``clean_up``): what a test leaves on a shared server
+    must not reach the next one (issue 10, item 12)."""
+    first = len(CREATED)
+    yield
+    made = CREATED[first:]
+    del CREATED[first:]
+    if made:
+        clean_up(made)
 
 
 @pytest.fixture()

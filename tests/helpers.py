@@ -132,13 +132,51 @@ class Api:
         self.ok("POST", "/api/users/create", {"id": kefu_id, "name": name or kefu_id,
                                               "user_type": "kefu", "password": "pw",
                                               "max_sessions": max_sessions})
+        CREATED.append((self.base, "kefu", kefu_id))
         return kefu_id, Api.login(self.base, kefu_id, "pw")
 
     def guest(self, name: str = "访客") -> tuple[str, Api]:
         api = Api(self.base)
         data = api.ok("POST", "/api/auth/guest", {"name": name})
         api.token = data["token"]
+        CREATED.append((self.base, "kehu", data["user"]["id"]))
         return data["user"]["id"], api
+
+
+# Agents and guests the helpers created, in order: (server base URL, kind, id). The
+# autouse fixture ``no_leftovers`` (tests/conftest.py) cleans up after each test what the
+# test itself made, so a test never meets another's customers on a shared server.
+CREATED: list[tuple[str, str, str]] = []
+
+
+def clean_up(created: list[tuple[str, str, str]]) -> None:
+    """End the active sessions of the agents in ``created`` and take the guests in
+    ``created`` out of the queue (assigned to a sink agent, then ended), on every server
+    still running. An agent that left with customers would otherwise hand them back to
+    the queue's front when its grace period ends, for the next test's new agent."""
+    for base in dict.fromkeys(b for b, _k, _i in created):
+        try:
+            admin = Api.login(base, "admin", "admin-pass")
+        except (httpx.HTTPError, AssertionError):
+            continue  # the server is gone, or not one of ours
+        kefu = [i for b, k, i in created if b == base and k == "kefu"]
+        kehu = {i for b, k, i in created if b == base and k == "kehu"}
+        for kefu_id in kefu:
+            r = admin.call("GET", f"/api/kefu/{kefu_id}/customers")
+            for c in r.json()["data"]["customers"] if r.status_code == 200 else []:
+                admin.call("POST", f"/api/sessions/{c['session_id']}/end")
+        r = admin.call("GET", "/api/kefu/waiting")
+        waiting = [w["customer_id"] for w in r.json()["data"]["waiting_customers"]
+                   if w["customer_id"] in kehu] if r.status_code == 200 else []
+        if waiting:
+            sink = uid("sink")
+            admin.call("POST", "/api/users/create", {"id": sink, "name": "sink",
+                                                     "user_type": "kefu", "max_sessions": 1})
+            for kehu_id in waiting:
+                r = admin.call("POST", f"/api/customer/{kehu_id}/assign",
+                               {"kefu_id": sink, "force": True})
+                if r.status_code == 200:
+                    admin.call("POST", f"/api/sessions/{r.json()['data']['session_id']}/end")
 
 
 class WS:
@@ -341,6 +379,10 @@ class Pair:
     sid: str
 
     def close(self) -> None:
+        """End the session (if it is still active) and close both sockets, so the kehu is
+        not re-queued once the agent's grace period ends: on a shared server the next test's
+        new agent would be handed it."""
+        self.kefu.call("POST", f"/api/sessions/{self.sid}/end")  # 409 if ended already
         self.c.close()
         self.k.close()
 
