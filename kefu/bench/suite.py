@@ -1,7 +1,8 @@
 """``scripts/bench`` / ``kefu bench``: the benchmark scenarios of issue 4, by name.
 
 ``relay`` and ``baseline`` (``kefu.bench.relay``), ``connections``, ``burst``,
-``recovery`` and ``history`` (one module each), every one against a fresh server. Each
+``recovery``, ``history`` and ``flood`` (one module each), every one against a fresh
+server. Each
 prints a markdown table and writes ``var/bench/<scenario>-<timestamp>.json`` (relay and
 baseline share one file, so their ratio can be read back). ``scripts/bench plot FILE…``
 draws PNG plots of saved results into ``docs/bench/`` (``--plots`` does it after a run).
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history")
+SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history", "flood")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -59,6 +60,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="history: messages stored in all (1000000)")
     g.add_argument("--repeat", type=int, default=20,
                    help="history: timed repetitions of each page and search (20)")
+    g = p.add_argument_group("flood")
+    g.add_argument("--frames", type=int, default=20_000,
+                   help="flood: bogus frames from the one socket (20000)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="var/bench", help="JSON output directory")
     g.add_argument("--plots", action="store_true",
@@ -111,6 +115,10 @@ def _one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
         agents = args.agents or 1000
         r = mod.run(args.sessions, agents, args.queued, args.runs, args.max_sessions)
+    elif name == "flood":
+        from kefu.bench import flood as mod  # type: ignore[no-redef]  # noqa: PLC0415
+
+        r = mod.run(args.frames)
     else:
         from kefu.bench import history as mod  # type: ignore[no-redef]  # noqa: PLC0415
 

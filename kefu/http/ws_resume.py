@@ -1,9 +1,9 @@
 """The ``resume`` frame: replay what a connection missed, exactly once, in order.
 
 Loop thread; Redis is read through the executor. The ids named are checked against the
-caller's own sessions in one round trip first (``History.sessions_of``): an id that is
-not one of them costs one ``session_not_found`` frame and nothing else — no tracker, no
-further Redis call. For each real session (in the order named): seqs up to ``since``
+caller's own sessions in one round trip first (``History.sessions_of``): the ids that
+are not among them are named in one ``session_not_found`` frame (``session_ids``) and cost
+nothing else — no tracker, no further Redis call. For each real session (in the order named): seqs up to ``since``
 count as held, every stored message above them that this connection has not been sent
 goes out, live messages arriving meanwhile are held and sent after the replay, then
 ``resumed`` (docs/protocol.md §5).
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from kefu.actors.runtime import frame
+from kefu.domain import split_session_id
 from kefu.http.wire import ResumeFrame
 from kefu.persistence.redis import REDIS_ERRORS
 
@@ -25,22 +26,30 @@ if TYPE_CHECKING:
 PAGE = 500
 
 
+def own_id(user_id: str, sid: str) -> bool:
+    """Is ``user_id`` one of the two halves of ``sid``?"""
+    pair = split_session_id(sid)
+    return pair is not None and user_id in pair
+
+
 async def resume(socket: ChatSocket, f: ResumeFrame) -> None:
     """Serve one ``resume`` frame on ``socket`` (loop thread)."""
     user, history, bridge = socket.user, socket.state.history, socket.state.bridge
     assert user is not None
-    named = [sid for sid in f.since if socket.own_session_id(sid, None, None)]
+    named = [sid for sid in f.since if own_id(user.id, sid)]
     try:
         known = await bridge.run_io(history.sessions_of, user.id, named)
     except REDIS_ERRORS:
         socket.error("storage_unavailable", "storage unavailable, resume again")
         return
+    unknown = [sid for sid in f.since if sid not in known]
+    if unknown:  # one frame for all of them: 200 made-up ids must not make 200 frames
+        socket.error("session_not_found", "session not found", session_ids=unknown)
     for sid in named:
         conn = socket.conn
         if conn is None:
             return  # closed meanwhile
         if sid not in known:
-            socket.error("session_not_found", "session not found", session_id=sid)
             continue
         conn.resuming[sid] = []
         sent = 0
