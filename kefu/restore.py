@@ -25,7 +25,7 @@ from kefu.persistence.keys import Keys
 
 def server_answers(settings: Settings) -> bool:
     """True when something accepts connections on the server's port."""
-    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host  # noqa: S104
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
     try:
         with socket.create_connection((host, settings.port), timeout=1):
             return True

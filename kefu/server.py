@@ -1,10 +1,11 @@
 """Start-up and shut-down, side by side (the later a part starts, the earlier it stops).
 
-Start: data dir (0700) → embedded Redis (and its watcher) → store → bootstrap admin →
-writer → actors (restored from Redis) → HTTP port → housekeeping. Stop (SIGTERM/SIGINT):
-refuse new sockets, ``server_closing`` to every client, close sockets, stop sessions,
-agents, dispatcher, supervisor, writer, Redis. Exit 0, or 1 when the embedded Redis died
-and could not be started again.
+Start: data dir (0700) → embedded Redis → store → bootstrap admin → append log and actors
+(restored from Redis; ``assembly.py``) → the Redis watcher → HTTP port → guest sweeper →
+ticker. Stop (SIGTERM/SIGINT), the exit stack in reverse: ticker, sweeper, then the
+sockets (refuse new ones, ``server_closing`` to every client, close with 1001), the
+bridge, the actors (sessions and agents, dispatcher, supervisor) and the append log, the
+store, Redis. Exit 0, or 1 when the embedded Redis died and could not be started again.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from kefu.actors.handles import Registry
-from kefu.actors.runtime import Runtime, frame
-from kefu.actors.system import ActorSystem, build_registry
+from kefu import protocol
+from kefu.actors.system import ActorSystem
+from kefu.assembly import actor_system
 from kefu.config import Settings
 from kefu.domain import UserType, iso, now
 from kefu.http.app import make_app
@@ -40,7 +42,7 @@ from kefu.persistence.history import History
 from kefu.persistence.maintenance import load as load_maintenance
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
-from kefu.persistence.writer import Writer
+from kefu.protocol import CloseCode
 
 log = logging.getLogger("kefu")
 
@@ -82,7 +84,7 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
 
 
 async def serve(settings: Settings) -> int:
-    """Run the server until SIGTERM/SIGINT. Returns the exit code."""
+    """Run the server until SIGTERM/SIGINT. Returns the exit code. The IOLoop's thread."""
     tune_process(settings)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)  # chat history and credentials live under it
@@ -98,14 +100,14 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
 
-    def give_up() -> None:  # the Redis watcher thread
+    def give_up() -> None:  # the Redis watcher's thread: Redis cannot be started again
         nonlocal exit_code
         exit_code = 1
         loop.call_soon_threadsafe(stop_event.set)
 
     async with AsyncExitStack() as stack:
-        url = settings.redis_url
         embedded = None
+        url = settings.redis_url
         if url is None:
             embedded = EmbeddedRedis(settings.redis_dir, appendfsync=settings.redis_appendfsync)
             url = embedded.start()
@@ -116,61 +118,66 @@ async def serve(settings: Settings) -> int:
         bootstrap_admin(settings, users)
 
         hub = Hub(IOLoop.current())
-        registry_box: list[Runtime] = []
-        registry: Registry = build_registry(registry_box)
-        rt = Runtime(settings=settings, store=store, users=users, outbox=hub, registry=registry)
-        registry_box.append(rt)
+        rt, system = stack.enter_context(actor_system(settings, store, users, hub))
         if embedded is not None:
             embedded.supervise(lambda level, event, fields: rt.event(level, "redis", event,
                                                                      **fields),
                                give_up, settings.redis_restart_tries)
-        writer = Writer(store, hub, settings.dedup_ttl_seconds)
-        rt.writer = writer
-        writer.start()
-        stack.callback(writer.stop)
-
-        system = ActorSystem(rt)
-        system.start()
         gc.freeze()  # what start-up restored lives as long as the process: never rescan it
-        stack.callback(system.stop)
         bridge = Bridge(settings.ask_timeout)
         stack.callback(bridge.close)
         state = AppState(settings=settings, store=store, users=users, history=History(store),
-                         bridge=bridge, hub=hub, rt=rt, system=system)
-        state.maintenance = load_maintenance(store)  # before the port opens
+                         bridge=bridge, hub=hub, rt=rt, system=system,
+                         maintenance=load_maintenance(store))  # before the port opens
 
-        app = make_app(state)
-        server = http_server(app, settings)
+        server = http_server(make_app(state), settings)
         server.listen(settings.port, settings.host)
+        stack.push_async_callback(close_sockets, state, server)
         sweeper = GuestSweeper(state)
         sweeper.start()
-        ticks = {"n": 0}
-
-        def tick() -> None:
-            ticks["n"] += 1
-            system.tick(now(), ticks["n"], settings.session_tick_every)
-
-        timer = PeriodicCallback(tick, settings.tick_seconds * 1000)
-        timer.start()
+        stack.callback(sweeper.stop)
+        ticker = Ticker(system, settings)
+        ticker.start()
+        stack.callback(ticker.stop)
         rt.event("info", "server", "started", host=settings.host, port=settings.port)
         print(f"kefu: listening on http://{settings.host}:{settings.port}", flush=True)
 
         await stop_event.wait()
-
-        # shut-down, in reverse
         print("kefu: shutting down", flush=True)
         state.closing = True
-        timer.stop()
-        sweeper.stop()
-        server.stop()
-        hub.send_to_users(list(hub.by_user), frame(
-            "server_closing", server_time=iso(now()), reconnect=True))
-        await asyncio.sleep(0)  # let the frames be written before closing
-        hub.close_all(1001, "server closing")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.close_all_connections(), 2)
-        rt.event("info", "server", "stopped", exit_code=exit_code)
+        stack.callback(lambda: rt.event("info", "server", "stopped", exit_code=exit_code))
     return exit_code
+
+
+async def close_sockets(state: AppState, server: HTTPServer) -> None:
+    """The socket half of shut-down: refuse new connections, ``server_closing`` to every
+    client, close every WebSocket with 1001 (after that frame: one stream, in order), and
+    wait (bounded) for them and for keep-alive HTTP connections to go."""
+    server.stop()
+    await state.hub.shut_down(protocol.server_closing(iso(now())), CloseCode.GOING_AWAY,
+                              "server closing", timeout=2.0)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.close_all_connections(), 2)
+
+
+class Ticker:
+    """Time as a message: every ``KEFU_TICK_SECONDS`` the system ticks (``ActorSystem.tick``)
+    with a running count, so sessions can hear it in slices. Loop thread."""
+
+    def __init__(self, system: ActorSystem, settings: Settings) -> None:
+        self.system, self.every = system, settings.session_tick_every
+        self.count = 0
+        self.timer = PeriodicCallback(self.tick, settings.tick_seconds * 1000)
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def tick(self) -> None:
+        self.count += 1
+        self.system.tick(now(), self.count, self.every)
 
 
 def run(settings: Settings) -> int:

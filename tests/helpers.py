@@ -6,17 +6,13 @@ a timeout on a real socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,79 +20,33 @@ from typing import Any
 import httpx
 import websocket
 
-from kefu.drills.proc import LAB_LIMITS
-
-KEFU_BIN = str(Path(sys.executable).parent / "kefu")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from kefu.testing.processes import LAB_LIMITS, KefuProcess, RedisProcess
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-class ServerProcess:
-    """The real ``kefu serve`` as a child process with its own embedded Redis."""
+class ServerProcess(KefuProcess):
+    """The real ``kefu serve`` as a child process with its own embedded Redis, with the
+    suite's settings: a known admin password, the abuse limits lifted (LAB_LIMITS; the
+    limits are tested at their defaults in tests/security) and a cheap scrypt N (the
+    default 2**17 is tested in tests/security/test_passwords.py)."""
 
     def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.env = {**os.environ, **LAB_LIMITS, "KEFU_DATA_DIR": str(data_dir),
-                    "KEFU_PORT": str(self.port), "KEFU_ADMIN_PASSWORD": "admin-pass",
-                    # the suite creates many users: a cheap scrypt N (the default 2**17 is
-                    # tested in tests/security/test_passwords.py); chat bursts unthrottled
-                    "KEFU_SCRYPT_N": "1024", "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000",
-                    **env}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir / "server.log"
+        super().__init__(data_dir, port, {**LAB_LIMITS, "KEFU_ADMIN_PASSWORD": "admin-pass",
+                                          "KEFU_SCRYPT_N": "1024",
+                                          "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000", **env})
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([KEFU_BIN, "serve"], env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.base + "/api/system/health", timeout=1).status_code in (200, 503):
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)  # polling a child process's port, not an actor
-        raise RuntimeError("server did not start")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self, timeout: float = 20.0) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+@contextlib.contextmanager
+def running(data_dir: Path, **env: str) -> Iterator[ServerProcess]:
+    """A started :class:`ServerProcess`, stopped on exit (module and package fixtures)."""
+    srv = ServerProcess(data_dir, **env).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 class Api:
@@ -275,51 +225,7 @@ class WS:
             pass
 
 
-class RedisServer:
-    """A throwaway ``redis-server`` on a unix socket, started by a test (no mocks)."""
-
-    def __init__(self, data_dir: Path, aof: bool = False) -> None:
-        self.data_dir = data_dir
-        self.socket = data_dir / "r.sock"
-        self.aof = aof  # keep data across a stop/start (an outage drill)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}"
-
-    def client(self, **kw: Any) -> Any:
-        import redis  # noqa: PLC0415
-
-        return redis.Redis(unix_socket_path=str(self.socket), **kw)
-
-    def start(self) -> RedisServer:
-        import redis  # noqa: PLC0415
-
-        from kefu.persistence.embedded import find_redis_server  # noqa: PLC0415
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([find_redis_server(), "--port", "0", "--unixsocket",
-                                      str(self.socket), "--dir", str(self.data_dir),
-                                      "--save", "", "--appendonly",
-                                      "yes" if self.aof else "no"],
-                                     stdout=subprocess.DEVNULL)
-        probe = self.client()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                probe.ping()
-                probe.close()
-                return self
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)  # waiting for a child process to listen, not for an actor
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+RedisServer = RedisProcess  # a throwaway redis-server (kefu.testing)
 
 
 class Monitor:
@@ -387,9 +293,9 @@ class Pair:
         self.k.close()
 
 
-def open_pair(server: ServerProcess, admin: Api) -> Pair:
+def open_pair(server: ServerProcess, admin: Api, max_sessions: int = 5) -> Pair:
     """A new kefu and guest, both connected; the guest asks for service and is assigned."""
-    kefu_id, kefu = admin.create_kefu()
+    kefu_id, kefu = admin.create_kefu(max_sessions=max_sessions)
     k = WS(server.ws_url, kefu.token)
     k.expect("hello")
     kehu_id, kehu = admin.guest()

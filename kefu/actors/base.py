@@ -1,23 +1,27 @@
-"""The base of every supervised actor: replies, failure reporting, lazy loading.
+"""The base of every supervised actor: one reply channel, failure reporting, lazy loading.
 
-A subclass implements ``load()`` (read its snapshot from Redis) and ``handle(msg)`` (one
-``match`` over the message types). Any exception in ``handle`` is a bug: the actor dies,
-its caller gets ``Rejected(500)``, and the supervisor restarts it from its snapshot with
-whatever was left in its inbox. Redis being away is not a bug: ``load`` is retried on the
-next message and handlers turn Redis errors into ``Rejected(503)``.
+A subclass implements ``load()`` (read its state from Redis, on its own thread, before
+its first message) and
+``handle_message(msg)`` (one ``match`` over the message types). Every message arrives in
+an :class:`~kefu.actors.messages.Envelope`; the result of ``handle_message`` goes to the
+envelope's ``reply``, if it has one — the only channel (pykka's own ``ask`` is never
+used). Any exception in ``handle_message`` is a bug: the actor dies, its asker gets
+``Rejected(internal)``, and the supervisor restarts it from its snapshot with whatever was
+left in its inbox. Redis being away is not a bug: ``load`` is retried on the next message
+and handlers turn Redis errors into ``Rejected(storage_unavailable)``.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from kefu.actors.messages import Accepted, Crash, Msg, Rejected
+from kefu.actors.messages import Accepted, ActorDied, Crash, Envelope, Msg, Rejected
 from kefu.persistence.redis import REDIS_ERRORS
+from kefu.protocol import RejectReason
 
 if TYPE_CHECKING:
     from kefu.actors.handles import ActorHandle
@@ -27,11 +31,16 @@ log = logging.getLogger(__name__)
 
 
 class InjectedFault(RuntimeError):
-    """Raised on purpose by fault injection."""
+    """Raised on purpose by fault injection, or to recycle an actor for an operator."""
+
+    def __init__(self, actor_id: str, operator: bool) -> None:
+        super().__init__(f"{'operator restart' if operator else 'injected fault'} in "
+                         f"{actor_id}")
+        self.operator = operator
 
 
 class SupervisedActor(pykka.ThreadingActor):
-    """An actor that reports its death to the supervisor and answers every ``reply``."""
+    """An actor that reports its death to the supervisor and answers every ask."""
 
     use_daemon_thread = True  # a stray actor never keeps the process alive at exit
 
@@ -44,55 +53,47 @@ class SupervisedActor(pykka.ThreadingActor):
     # --- subclass hooks -------------------------------------------------------------
 
     def load(self) -> None:
-        """Read this actor's snapshot from Redis (its own thread)."""
+        """Read this actor's state from Redis (its own thread)."""
 
-    def handle_message(self, msg: Any) -> Any:
+    def handle_message(self, msg: Msg) -> Any:
         """One ``match`` over the message types (subclasses); unknown ones are refused."""
-        return Rejected(status=400, reason="bad_request")
+        return Rejected(reason=RejectReason.BAD_REQUEST)
 
     # --- pykka hooks ----------------------------------------------------------------
 
-    def on_start(self) -> None:
-        try:
-            self._try_load()
-        except Exception:  # noqa: BLE001 - a bug in load: report like any crash
-            info = sys.exc_info()
-            self._handle_failure(*info)
-            self.on_failure(*info)
-
     def _try_load(self) -> bool:
+        """Load on the first message (a bug in ``load`` then fails like any handler)."""
         if self.loaded:
             return True
         try:
             self.load()
         except REDIS_ERRORS as exc:
-            log.warning("%s: cannot load its snapshot yet: %s", self.handle.id, exc)
+            log.warning("%s: cannot load its state yet: %s", self.handle.id, exc)
             return False
         self.loaded = True
         return True
 
-    def on_receive(self, message: Any) -> Any:
-        reply = message.reply if isinstance(message, Msg) else None
+    def on_receive(self, message: Any) -> None:
+        env: Envelope = message
+        msg = env.msg
         try:
-            if isinstance(message, Crash):
-                mark = "OperatorRestart" if message.operator else "injected fault"
-                raise InjectedFault(f"{mark} in {self.handle.id}")
+            if isinstance(msg, Crash):
+                raise InjectedFault(self.handle.id, msg.operator)
             if not self._try_load():
-                result: Any = Rejected(status=503, reason="storage_unavailable")
+                result: Any = Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
             else:
-                result = self.handle_message(message)
-        except BaseException as exc:
-            if reply is not None:
-                if isinstance(message, Crash):
-                    reply(Accepted(data={"actor_id": self.handle.id}))
-                else:
-                    reply(Rejected(status=500, reason="internal"))
-            raise exc
-        if reply is not None:
-            reply(result)
-        return result
+                result = self.handle_message(msg)
+        except BaseException:
+            if env.reply is not None:
+                env.reply(Accepted(data={"actor_id": self.handle.id}) if isinstance(msg, Crash)
+                          else Rejected(reason=RejectReason.INTERNAL))
+            raise
+        if env.reply is not None:
+            env.reply(result)
 
     def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
         error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-        leftovers = self.handle.crashed(self, error)
-        self.rt.supervisor_died(self.handle, leftovers, error)
+        if self.handle.crashed(self, error):
+            self.rt.supervisor_told(ActorDied(
+                actor_id=self.handle.id, error=error,
+                operator=isinstance(exc, InjectedFault) and exc.operator))

@@ -1,51 +1,67 @@
 """Stable handles to actors that may stop, crash and be restarted.
 
-Everyone reaches an actor through its :class:`ActorHandle`, never a raw ``ActorRef``:
-the handle starts the actor on demand (a session re-activated from Redis), buffers what
-is told while the supervisor restarts it, and refuses (replying ``Rejected``) while it is
-failed. Its lock makes "drain the dead actor's inbox" and "tell" mutually exclusive, so no
-message falls between a crash and the restart.
+Everyone reaches an actor through its :class:`ActorHandle`, never a raw ``ActorRef``: the
+handle starts the actor on demand (a session re-activated from Redis), keeps what is told
+while the supervisor restarts it, and refuses (answering ``Rejected(actor_failed)``)
+while it is failed. Its lock makes "take the dead actor's inbox" and "tell" mutually
+exclusive, so no message falls between a crash and the restart. Everything that travels
+is an :class:`~kefu.actors.messages.Envelope`: the message, and for an ask its reply.
+
+Every public method is thread-safe. The handle's fields are written under its lock (by
+the actor's thread when it dies or retires, by the supervisor when it restarts it, by
+any thread that tells); ``describe`` reads them under the lock too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 import pykka
 
-from kefu.actors.messages import Msg, Rejected
+from kefu.actors.messages import Envelope, Msg, Rejected, ReplyFn
+from kefu.protocol import RejectReason
 
 log = logging.getLogger(__name__)
 
 Factory = Callable[["ActorHandle"], pykka.ActorRef[Any]]
+Refused = Callable[[Msg, RejectReason], None]
+
+
+class HandleState(StrEnum):
+    STOPPED = "stopped"  # not running; the next tell starts it
+    RUNNING = "running"
+    RESTARTING = "restarting"  # died; the supervisor will start it again
+    FAILED = "failed"  # past the restart intensity; refuses until an operator restarts it
 
 
 class ActorHandle:
-    """One supervised actor identity (``kind:key``). Thread-safe."""
+    """One supervised actor identity (``kind:key``)."""
 
     def __init__(self, kind: str, key: str, factory: Factory,
-                 on_refuse: Callable[[Any, str], None] | None = None,
+                 on_refuse: Refused | None = None,
                  closed: threading.Event | None = None) -> None:
         self.kind = kind
-        self.closed = closed or threading.Event()
-        self.on_refuse = on_refuse
         self.key = key
         self.factory = factory
+        self.on_refuse = on_refuse
+        self.closed = closed or threading.Event()
         self.lock = threading.RLock()
         self.ref: pykka.ActorRef[Any] | None = None
-        self.state = "stopped"  # stopped | running | restarting | failed
-        self.buffer: list[Any] = []
-        self.restart_times: deque[float] = deque()
+        self.state = HandleState.STOPPED
+        self.buffer: list[Envelope] = []  # told while restarting
+        self.leftovers: list[Any] = []  # pykka envelopes the dead incarnation never handled
+        self.restart_times: deque[float] = deque()  # the supervisor's
         self.restarts = 0
         self.last_failure: str | None = None
         self.last_failure_at: float | None = None
-        # when the actor next has something to do on a Tick (wall clock; 0 = at once).
+        # When the actor next has something to do on a Tick (wall clock; 0 = at once).
         # Written by the actor's own thread, read by the ticker on the loop: a float
         # assignment, so no lock; a stale read only delays or adds one Tick.
         self.due = 0.0
@@ -54,151 +70,154 @@ class ActorHandle:
     def id(self) -> str:
         return f"{self.kind}:{self.key}"
 
-    def tell(self, msg: Any) -> None:
-        """Deliver ``msg`` (start the actor if it is stopped). Thread-safe, never blocks
-        on the actor."""
+    def tell(self, msg: Msg) -> None:
+        """Deliver ``msg`` (start the actor if it is stopped); never blocks on it."""
+        self._deliver(Envelope(msg))
+
+    def ask(self, msg: Msg, reply: ReplyFn) -> None:
+        """Deliver ``msg``; ``reply`` is called once with the answer, on the actor's thread
+        (with ``Rejected(actor_failed)`` if it cannot be handled)."""
+        self._deliver(Envelope(msg, reply))
+
+    def _deliver(self, env: Envelope) -> None:
         with self.lock:
-            if self.state == "running" and self.ref is not None:
+            if self.state is HandleState.RUNNING and self.ref is not None:
                 try:
-                    self.ref.tell(msg)
+                    self.ref.tell(env)
                     return
                 except pykka.ActorDeadError:
                     # pykka marks a crashing actor dead before its on_failure runs: keep
-                    # the message for the restart (crashed() drains the old inbox next)
-                    self.state = "restarting"
-            if self.state == "restarting":
-                self.buffer.append(msg)
+                    # the message for the restart (crashed() takes the old inbox next)
+                    self.state = HandleState.RESTARTING
+            if self.state is HandleState.RESTARTING:
+                self.buffer.append(env)
                 return
-            if self.state == "failed":
-                self._refuse(msg)
+            if self.state is HandleState.FAILED:
+                self._refuse(env)
                 return
             if self.closed.is_set():  # shutting down: start nothing new
-                refuse(msg, "actor_failed")
+                refuse(env, RejectReason.ACTOR_FAILED)
                 return
             self.ref = self.factory(self)
-            self.state = "running"
-            self.ref.tell(msg)
+            self.state = HandleState.RUNNING
+            self.ref.tell(env)
 
     def ensure_started(self) -> None:
         """Start the actor if it is not running (start-up restore)."""
         with self.lock:
             if self.closed.is_set():
                 return
-            if self.state == "stopped" or (
-                self.state == "running" and (self.ref is None or not self.ref.is_alive())
-            ):
+            if self.state is HandleState.STOPPED or (
+                self.state is HandleState.RUNNING and (self.ref is None
+                                                       or not self.ref.is_alive())):
                 self.ref = self.factory(self)
-                self.state = "running"
+                self.state = HandleState.RUNNING
 
     def mailbox_depth(self) -> int:
-        ref = self.ref
-        if ref is None:
-            return len(self.buffer)
-        return ref.actor_inbox.qsize() + len(self.buffer)
+        with self.lock:
+            ref, waiting = self.ref, len(self.buffer) + len(self.leftovers)
+        return waiting + (ref.actor_inbox.qsize() if ref is not None else 0)
 
     def alive(self) -> bool:
-        ref = self.ref
-        return self.state == "running" and ref is not None and ref.is_alive()
+        with self.lock:
+            ref = self.ref
+            return self.state is HandleState.RUNNING and ref is not None and ref.is_alive()
 
-    # --- called from the actor's own thread ---------------------------------------
+    # --- called on the actor's own thread ---------------------------------------------
 
-    def crashed(self, actor: pykka.Actor, error: str) -> list[Any]:
-        """The actor died: stop routing to it and take what was left in its inbox.
-
-        Called on the dying actor's thread. Returns the leftover envelopes.
+    def crashed(self, actor: pykka.Actor, error: str) -> bool:
+        """The actor died: stop routing to it and keep what was left in its inbox for the
+        restart. Returns False if ``actor`` is an old incarnation the handle moved on from.
         """
         with self.lock:
-            leftovers: list[Any] = []
             if self.ref is not None and self.ref.actor_urn != actor.actor_urn:
-                return leftovers  # an old incarnation; the handle moved on
+                return False
             while True:
                 try:
-                    leftovers.append(actor.actor_inbox.get_nowait())
-                except Exception:  # noqa: BLE001 - queue.Empty
+                    self.leftovers.append(actor.actor_inbox.get_nowait())
+                except queue.Empty:
                     break
-            self.state = "restarting"
+            self.state = HandleState.RESTARTING
             self.last_failure = error
             self.last_failure_at = time.time()
-            return leftovers
+            return True
 
     def retire(self, actor: pykka.Actor) -> bool:
-        """An idle actor asks to stop. True if it may (nothing is waiting for it).
-
-        Called on the actor's own thread; the next ``tell`` starts a fresh one.
-        """
+        """An idle actor asks to stop. True if it may (nothing is waiting for it); the next
+        ``tell`` starts a fresh one."""
         with self.lock:
             if self.ref is None or self.ref.actor_urn != actor.actor_urn:
                 return True
             if not actor.actor_inbox.empty():
                 return False
-            self.state = "stopped"
+            self.state = HandleState.STOPPED
             self.ref = None
             return True
 
-    # --- called by the supervisor ---------------------------------------------------
+    # --- called by the supervisor -----------------------------------------------------
 
-    def restart(self, leftovers: list[Any]) -> None:
-        """Start a new incarnation and hand it what the old one never handled."""
+    def restart(self) -> None:
+        """Start a new incarnation and hand it what the old one never handled, then what
+        was told meanwhile, in that order."""
         with self.lock:
+            leftovers, self.leftovers = self.leftovers, []
             if self.closed.is_set():
-                self.state = "stopped"
+                self.state = HandleState.STOPPED
                 return
             self.ref = self.factory(self)
             for envelope in leftovers:
                 self.ref.actor_inbox.put(envelope)
-            for msg in self.buffer:
-                self.ref.tell(msg)
+            for env in self.buffer:
+                self.ref.tell(env)
             self.buffer.clear()
-            self.state = "running"
+            self.state = HandleState.RUNNING
 
-    def fail(self, leftovers: list[Any]) -> None:
+    def fail(self) -> None:
         """Past the restart intensity: refuse everything until an operator restarts it."""
         with self.lock:
-            self.state = "failed"
+            self.state = HandleState.FAILED
             self.ref = None
-            pending = [getattr(e, "message", e) for e in leftovers] + self.buffer
-            self.buffer = []
-        for msg in pending:
-            self._refuse(msg)
+            pending = [getattr(e, "message", e) for e in self.leftovers] + self.buffer
+            self.leftovers, self.buffer = [], []
+        for env in pending:
+            self._refuse(env)
 
-    def _refuse(self, msg: Any) -> None:
-        refuse(msg, "actor_failed")
+    def _refuse(self, env: Envelope) -> None:
+        refuse(env, RejectReason.ACTOR_FAILED)
         if self.on_refuse is not None:
             try:
-                self.on_refuse(msg, "actor_failed")
-            except Exception:  # noqa: BLE001
+                self.on_refuse(env.msg, RejectReason.ACTOR_FAILED)
+            except Exception:  # a hook's bug must not lose the other refusals
                 log.exception("refuse hook failed")
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the actor (shut-down). Called from the main thread."""
+    def stop(self) -> pykka.Future[Any] | None:
+        """Ask the actor to stop (shut-down) → a future that resolves when it has, or None
+        if it was not running. Does not wait: ``ActorSystem.stop`` waits for all at once."""
         with self.lock:
             ref, self.ref = self.ref, None
-            self.state = "stopped"
-        if ref is not None and ref.is_alive():
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                ref.stop(block=True, timeout=timeout)
+            self.state = HandleState.STOPPED
+        if ref is None or not ref.is_alive():
+            return None
+        try:
+            return ref.stop(block=False)
+        except pykka.ActorDeadError:
+            return None
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "actor_id": self.id,
-            "kind": self.kind,
-            "id": self.key,
-            "state": self.state,
-            "alive": self.alive(),
-            "mailbox_depth": self.mailbox_depth(),
-            "restarts": self.restarts,
-            "last_failure": self.last_failure,
-            "last_failure_at": self.last_failure_at,
-        }
+        with self.lock:
+            state, restarts = self.state, self.restarts
+            failure, failure_at = self.last_failure, self.last_failure_at
+        return {"actor_id": self.id, "kind": self.kind, "id": self.key, "state": state.value,
+                "alive": self.alive(), "mailbox_depth": self.mailbox_depth(),
+                "restarts": restarts, "last_failure": failure, "last_failure_at": failure_at}
 
 
-def refuse(msg: Any, reason: str) -> None:
-    """Answer a message that cannot be handled (its caller must not wait forever)."""
-    reply = getattr(msg, "reply", None) if isinstance(msg, Msg) else None
-    if reply is not None:
+def refuse(env: Envelope, reason: RejectReason) -> None:
+    """Answer an envelope that cannot be handled (its asker must not wait forever)."""
+    if env.reply is not None:
         try:
-            reply(Rejected(status=503, reason=reason))
-        except Exception:  # noqa: BLE001
+            env.reply(Rejected(reason=reason))
+        except Exception:  # the asker's callback: log it, keep refusing the others
             log.exception("reply failed")
 
 
@@ -209,7 +228,7 @@ class Registry:
         self._lock = threading.Lock()
         self._handles: dict[str, ActorHandle] = {}
         self._factories: dict[str, Callable[[str], Factory]] = {}
-        self.on_refuse: Callable[[Any, str], None] | None = None
+        self.on_refuse: Refused | None = None
         self.closed = threading.Event()
 
     def define(self, kind: str, make_factory: Callable[[str], Factory]) -> None:
@@ -217,16 +236,18 @@ class Registry:
         self._factories[kind] = make_factory
 
     def get(self, kind: str, key: str) -> ActorHandle:
+        """The handle of ``kind:key``, made (not started) if there is none yet."""
         actor_id = f"{kind}:{key}"
         with self._lock:
             handle = self._handles.get(actor_id)
             if handle is None:
                 handle = ActorHandle(kind, key, self._factories[kind](key), self.on_refuse,
-                                      self.closed)
+                                     self.closed)
                 self._handles[actor_id] = handle
             return handle
 
     def find(self, actor_id: str) -> ActorHandle | None:
+        """The handle of ``actor_id`` if there is one (never makes one)."""
         with self._lock:
             return self._handles.get(actor_id)
 
@@ -235,6 +256,8 @@ class Registry:
             return list(self._handles.values())
 
     def drop(self, handle: ActorHandle) -> None:
+        """Forget a stopped handle (a retired session); the next ``get`` makes a new one."""
         with self._lock:
-            if self._handles.get(handle.id) is handle and handle.state == "stopped":
+            if (self._handles.get(handle.id) is handle
+                    and handle.state is HandleState.STOPPED):
                 del self._handles[handle.id]

@@ -1,58 +1,73 @@
-"""Messages between actors and from the IOLoop to actors.
+"""Messages between actors and from the IOLoop to actors: plain frozen data.
 
-Commands are imperative, events past tense, replies :class:`Accepted` / :class:`Rejected`.
-All are frozen pydantic models (pykka does not copy messages). A ``reply`` callable, when
-present, is called exactly once with the reply from the actor's thread; ``http/bridge.py``
-turns it into an awaitable on the IOLoop.
+Commands are imperative (``AssignCustomer``), events past tense (``SessionChanged``),
+replies :class:`Accepted` / :class:`Rejected`. Every message is a frozen, slotted
+dataclass — loggable, comparable, cheap to make on the hot path — and carries no reply
+address: whoever wants an answer puts the message in an :class:`Envelope` with a
+``reply`` callable (``ActorHandle.ask``), as pykka does with its own envelopes. The actor
+calls ``reply`` exactly once, on its own thread; ``http/bridge.py`` turns that into an
+awaitable on the IOLoop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from kefu.domain import AgentStatus, Priority
+from kefu.protocol import RejectReason
+
+if TYPE_CHECKING:
+    from kefu.actors.post import Post
+    from kefu.persistence.appends import Appended
 
 ReplyFn = Callable[[Any], None]
 
+_MSG = {"frozen": True, "slots": True, "kw_only": True}
 
-class Msg(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
+@dataclass(**_MSG)
+class Msg:
+    """The base of every actor message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A message and, for an ask, where its answer goes (called once, on the actor's
+    thread). What actually travels through a pykka mailbox."""
+
+    msg: Msg
     reply: ReplyFn | None = None
 
 
 # --- replies -------------------------------------------------------------------------
 
 
-class Accepted(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    data: dict[str, Any] = {}
-
-
-class Rejected(BaseModel):
-    """A business refusal: ``status`` is the HTTP status, ``reason`` an i18n key."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status: int
-    reason: str
-    params: dict[str, Any] = {}
+@dataclass(**_MSG)
+class Accepted:
+    data: dict[str, Any] = field(default_factory=dict)
 
 
-# --- time ----------------------------------------------------------------------------
+@dataclass(**_MSG)
+class Rejected:
+    """A business refusal: ``reason`` is the code a client sees (REST ``error``, WS
+    ``error.code``); ``params`` fill its message."""
+
+    reason: RejectReason
+    params: dict[str, Any] = field(default_factory=dict)
 
 
+# --- time and the dispatcher ----------------------------------------------------------
+
+
+@dataclass(**_MSG)
 class Tick(Msg):
     now: float
 
 
-# --- dispatcher ----------------------------------------------------------------------
 
-
+@dataclass(**_MSG)
 class RequestService(Msg):
     kehu_id: str
     kehu_name: str
@@ -61,6 +76,7 @@ class RequestService(Msg):
     conn_id: int | None = None
 
 
+@dataclass(**_MSG)
 class CustomerMessage(Msg):
     """A kehu's chat message: to its active session, or kept while it waits."""
 
@@ -71,38 +87,44 @@ class CustomerMessage(Msg):
     content: str
     content_type: str
     url: str | None = None
-    route_seq: int = 0  # the loop's per-kehu count of chat messages (see Hub.route)
+    route_seq: int = 0  # the loop's per-kehu count of chat messages (see Hub.next_route)
 
 
+@dataclass(**_MSG)
 class AgentPresence(Msg):
     kefu_id: str
     connections: int
     opened: bool = False  # a connection just opened (connecting makes an agent available)
 
 
+@dataclass(**_MSG)
 class CustomerPresence(Msg):
     kehu_id: str
     online: bool
 
 
+@dataclass(**_MSG)
 class SetAgentStatus(Msg):
     kefu_id: str
     status: AgentStatus
 
 
+@dataclass(**_MSG)
 class RegisterAgent(Msg):
     kefu_id: str
     name: str
     max_sessions: int
 
 
+@dataclass(**_MSG)
 class UnregisterAgent(Msg):
-    """Forget a kefu whose user is being deleted; refused (409) while it has active
-    sessions, so nobody is left in a session with a kefu that no longer exists."""
+    """Forget a kefu whose user is being deleted; refused while it has active sessions,
+    so nobody is left in a session with a kefu that no longer exists."""
 
     kefu_id: str
 
 
+@dataclass(**_MSG)
 class AssignCustomer(Msg):
     kehu_id: str
     kehu_name: str
@@ -112,35 +134,41 @@ class AssignCustomer(Msg):
     force: bool = False
 
 
+@dataclass(**_MSG)
 class TransferSession(Msg):
     session_id: str
     to_kefu_id: str
+    by_user: str
     reason: str | None = None
     note: str | None = None
-    by_user: str
 
 
+@dataclass(**_MSG)
 class EndSession(Msg):
     session_id: str
     reason: str = "ended"
     by_user: str | None = None
 
 
+@dataclass(**_MSG)
 class SwitchCustomer(Msg):
     kefu_id: str
     customer_id: str
 
 
+@dataclass(**_MSG)
 class GetWaiting(Msg):
     pass
 
 
+@dataclass(**_MSG)
 class GetDispatcherState(Msg):
     """Operators' and tests' read of the dispatcher's in-memory state."""
 
 
-class AgentFigures(Msg):
-    """Event from a session: a response time or a rating for a kefu."""
+@dataclass(**_MSG)
+class AgentFiguresAdded(Msg):
+    """Event from a session: a kefu answered after ``response_seconds``, or was rated."""
 
     kefu_id: str
     response_seconds: float | None = None
@@ -150,20 +178,24 @@ class AgentFigures(Msg):
 # --- agent ---------------------------------------------------------------------------
 
 
+@dataclass(**_MSG)
 class CustomerAssigned(Msg):
     kehu_id: str
     session_id: str
 
 
+@dataclass(**_MSG)
 class CustomerReleased(Msg):
     kehu_id: str
     session_id: str
 
 
+@dataclass(**_MSG)
 class FocusCustomer(Msg):
     customer_id: str
 
 
+@dataclass(**_MSG)
 class AgentMessage(Msg):
     """A kefu's chat message with no ``session_id``: goes to its focused customer."""
 
@@ -178,6 +210,7 @@ class AgentMessage(Msg):
 # --- session -------------------------------------------------------------------------
 
 
+@dataclass(**_MSG)
 class PostMessage(Msg):
     sender_id: str
     conn_id: int | None
@@ -188,20 +221,28 @@ class PostMessage(Msg):
     route_seq: int = 0  # a kehu's message: as in CustomerMessage
 
 
+@dataclass(**_MSG)
 class AppendOutcome(Msg):
-    """Event from the writer: an append that was not simply stored."""
+    """Event from the append log: an append that was not simply stored."""
 
-    item: Any
-    status: str  # dup | conflict | closed | unavailable | stored
-    detail: str = ""
+    post: Post
+    appended: Appended
 
 
+@dataclass(**_MSG)
+class AppendsSettled(Msg):
+    """Event from the append log: every append this session submitted before asking has
+    been decided (its outcome, if any, is already in the mailbox)."""
+
+
+@dataclass(**_MSG)
 class MarkRead(Msg):
     user_id: str
     seq: int | None = None  # None: everything so far
     conn_id: int | None = None
 
 
+@dataclass(**_MSG)
 class RateSession(Msg):
     user_id: str
     score: int
@@ -209,13 +250,19 @@ class RateSession(Msg):
     conn_id: int | None = None
 
 
+@dataclass(**_MSG)
 class SessionChanged(Msg):
-    """The dispatcher opened, reopened or closed this session: reload from Redis."""
+    """The dispatcher opened, reopened or closed this session; ``generation`` is the
+    session's change counter after that change (an actor that loaded at least that
+    generation need not read Redis again)."""
+
+    generation: int = 0
 
 
 # --- supervision ---------------------------------------------------------------------
 
 
+@dataclass(**_MSG)
 class Crash(Msg):
     """The receiving actor dies on purpose: fault injection (``KEFU_FAULT_INJECTION``),
     or ``operator=True`` for an operator's restart (not counted against intensity)."""
@@ -223,12 +270,17 @@ class Crash(Msg):
     operator: bool = False
 
 
+@dataclass(**_MSG)
 class ActorDied(Msg):
-    handle: Any
-    leftovers: list[Any]
+    """Event to the supervisor: the actor ``actor_id`` died (its undelivered messages
+    wait in its handle)."""
+
+    actor_id: str
     error: str
+    operator: bool = False
 
 
+@dataclass(**_MSG)
 class RestartActor(Msg):
     actor_id: str
 
@@ -236,6 +288,7 @@ class RestartActor(Msg):
 # --- maintenance (SPEC §7) -------------------------------------------------------------
 
 
+@dataclass(**_MSG)
 class SetMaintenance(Msg):
     """Turn maintenance mode on or off: the dispatcher stores it, then refuses new kehu
     (an ``error`` frame with code ``maintenance`` and ``message``) while it is on."""

@@ -1,5 +1,9 @@
-"""What every actor shares: settings, Redis, the writer, the outbox to sockets, the
-registry of handles and the structured system log."""
+"""What every actor shares: settings, Redis, the append log, the Outbox to sockets, the
+registry of handles, the supervisor's handle and the structured system log.
+
+Built once by ``kefu/assembly.py`` (for the server and for the actor tests alike) and
+never changed after start-up; every method is thread-safe.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,10 +22,9 @@ from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.persistence.users import UserStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from kefu.actors.handles import ActorHandle, Registry
-    from kefu.persistence.writer import Writer
+    from kefu.actors.messages import ActorDied
+    from kefu.persistence.appends import AppendLog
 
 log = logging.getLogger("kefu.events")
 UNSTORED_EVENTS = 1000  # system events kept in memory while Redis is away
@@ -28,28 +32,26 @@ UNSTORED_EVENTS = 1000  # system events kept in memory while Redis is away
 
 class Outbox(Protocol):
     """Frames to sockets. Every method is thread-safe and never blocks: the real one
-    (``http/connections.py``) hops onto the IOLoop with ``add_callback``."""
+    (``http/connections.py``) hops onto the IOLoop."""
 
     def to_conn(self, conn_id: int | None, frame: bytes, sid: str | None = None,
-                seq: int | None = None) -> None: ...
+                seq: int | None = None) -> None:
+        """One frame to one connection (``sid``/``seq``: a stored message it now holds)."""
 
     def to_users(self, user_ids: Iterable[str], frame: bytes,
-                 exclude_conn: int | None = None) -> None: ...
+                 exclude_conn: int | None = None) -> None:
+        """One frame to every connection of ``user_ids`` but ``exclude_conn``."""
 
     def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
-                exclude_conn: int | None = None) -> None: ...
+                exclude_conn: int | None = None) -> None:
+        """A stored message to every connection of ``user_ids`` that lacks that seq."""
 
-    def connection_counts(self) -> dict[str, int]: ...
+    def connection_counts(self) -> dict[str, int]:
+        """Live connections per user (a restarted dispatcher reads them back)."""
 
     def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
-        """The dispatcher has put the kehu's message number ``route_seq`` into session
-        ``sid``'s mailbox (see ``Hub.route``)."""
-
-
-def frame(kind: str, **fields: Any) -> bytes:
-    """Encode one server → client frame (once, on the sender's thread)."""
-    fields["type"] = kind
-    return orjson.dumps(fields)
+        """The kehu's message number ``route_seq`` is in session ``sid``'s mailbox: its
+        later messages may go straight there (see ``Hub.next_route``)."""
 
 
 @dataclass
@@ -59,8 +61,8 @@ class Runtime:
     users: UserStore
     outbox: Outbox
     registry: Registry
-    writer: Writer | None = None
-    supervisor: Any = None  # pykka ActorRef of the supervisor
+    appends: AppendLog
+    supervisor: ActorHandle | None = None
     started_at: float = field(default_factory=time.time)
     _unstored: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=UNSTORED_EVENTS))
@@ -71,27 +73,33 @@ class Runtime:
         return self.registry.get("dispatcher", "main")
 
     def session(self, sid: str) -> ActorHandle:
+        """The handle of session ``sid`` (made if absent: for ids the server trusts)."""
         return self.registry.get("session", sid)
 
     def find_session(self, sid: str) -> ActorHandle | None:
-        """The handle of session ``sid`` if one exists already (never creates one)."""
+        """The handle of session ``sid`` if one exists already (never makes one)."""
         return self.registry.find(f"session:{sid}")
 
     def agent(self, kefu_id: str) -> ActorHandle:
         return self.registry.get("agent", kefu_id)
 
-    def supervisor_died(self, handle: ActorHandle, leftovers: list[Any], error: str) -> None:
-        """Thread-safe: report a dead actor to the supervisor."""
-        from kefu.actors.messages import ActorDied  # noqa: PLC0415
-
+    def supervisor_told(self, died: ActorDied) -> None:
+        """Report a dead actor to the supervisor (called on the dying actor's thread)."""
         if self.supervisor is not None:
-            self.supervisor.tell(ActorDied(handle=handle, leftovers=leftovers, error=error))
+            self.supervisor.tell(died)
 
     def event(self, level: str, actor: str, event: str, **fields: Any) -> None:
         """A structured system event: logged, and appended to the capped Redis stream.
 
-        Thread-safe. While Redis is away the entry waits in memory (the last
-        ``UNSTORED_EVENTS``) and is stored, in order, with the next event that can be."""
+        While Redis is away the entry waits in memory (the last ``UNSTORED_EVENTS``) and is
+        stored, in order, with the next event that can be.
+
+        Args:
+            level: ``info``, ``warning``, ``error`` or ``critical``.
+            actor: who it is about (``dispatcher:main``, ``server``, ``redis``…).
+            event: what happened, one word (``actor_restarted``).
+            **fields: details, JSON-encoded (anything else as its ``str``).
+        """
         log.log(logging.getLevelName(level.upper()), "%s %s %s", actor, event, fields)
         entry = {"level": level, "actor": actor, "event": event, "ts": time.time(),
                  "fields": orjson.dumps(fields, default=str).decode()}

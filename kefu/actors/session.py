@@ -1,172 +1,151 @@
 """The session actor: one live ``kehu:kefu`` conversation.
 
 It owns the message ``seq`` (1, 2, 3… with no gaps), read marks, response-time figures
-and ``client_msg_id`` dedup. It numbers each message and hands it to the writer, which
-stores it (checking ``seq`` and dedup atomically in Redis) before the ack leaves. Ended
-sessions stop after ``ended_actor_linger_seconds`` idle and are re-activated from Redis
-on demand.
+and ``client_msg_id`` dedup. It numbers each message and submits it to the append log,
+which stores it (checking ``seq`` and dedup atomically in Redis) before the ack leaves
+(``delivery.py``). Ended sessions stop after ``ended_actor_linger_seconds`` idle and are
+re-activated from Redis on demand.
+
+A kehu's messages keep their order even when a transfer or an end races them: one that
+meets the session closed in Redis comes back as an ``AppendOutcome`` and is handed back
+to the dispatcher; one that arrives once the session knows it is closed is *held* until
+the append log reports every earlier append decided (``AppendsSettled``), so it is handed
+back after them. Every piece of state here is this actor's own.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import uuid
 from collections import OrderedDict, deque
 from typing import Any
 
 import orjson
 
+from kefu import protocol
 from kefu.actors.base import SupervisedActor
+from kefu.actors.delivery import Delivery, redeliver
 from kefu.actors.messages import (
     Accepted,
-    AgentFigures,
+    AgentFiguresAdded,
     AppendOutcome,
+    AppendsSettled,
     CustomerMessage,
     EndSession,
     MarkRead,
+    Msg,
     PostMessage,
     RateSession,
     Rejected,
     SessionChanged,
     Tick,
 )
-from kefu.actors.runtime import frame
+from kefu.actors.post import Post
+from kefu.actors.session_state import SessionState
 from kefu.domain import iso, now
+from kefu.persistence.appends import Append, AppendStatus
 from kefu.persistence.redis import REDIS_ERRORS
-from kefu.persistence.writer import AppendItem, ack_frame, message_frame
+from kefu.protocol import RejectReason
 
-RECENT_CMIDS = 4096
-
-
-def _float(raw: str | None) -> float | None:
-    return float(raw) if raw not in (None, "") else None
+RECENT_CMIDS = 4096  # client_msg_ids remembered in memory (Redis keeps them all)
 
 
 class Session(SupervisedActor):
     """One per live session (``handle.key`` is the session id)."""
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.state = SessionState(sid=self.handle.key)
+        self.next_seq = 1
+        self.recent: OrderedDict[str, bool] = OrderedDict()
+        self.held: deque[PostMessage] = deque()  # a kehu's, waiting for AppendsSettled
+        self.settling = False
+        self.last_activity = now()
+        self.idle_requested = False
+        self.delivery = Delivery(self.rt.outbox, self.handle)
+
     def load(self) -> None:
-        if not hasattr(self, "next_seq") and self.rt.writer is not None:
-            # a new incarnation: let the writer finish what an earlier one queued first
-            self.rt.writer.barrier()
+        # a new incarnation: what an earlier one submitted is decided before we read seq
+        self.rt.appends.barrier()
+        self.reload()
+
+    def reload(self) -> None:
         meta = self.rt.store.client.hgetall(self.rt.store.keys.session(self.handle.key))
-        self.exists = bool(meta)
-        self.sid = self.handle.key
-        self.kehu_id = meta.get("kehu_id", "")
-        self.kefu_id = meta.get("kefu_id", "")
-        self.kehu_name = meta.get("kehu_name") or self.kehu_id
-        self.status = meta.get("status", "missing")
-        seq = int(meta.get("seq", 0))
-        self.next_seq = max(getattr(self, "next_seq", 0), seq + 1)
-        self.read = {"kehu": int(meta.get("read_kehu", 0)), "kefu": int(meta.get("read_kefu", 0))}
-        self.awaiting_since = _float(meta.get("awaiting_since"))
-        self.first_response = _float(meta.get("first_response_time"))
-        self.resp_total = float(meta.get("resp_total", 0))
-        self.resp_count = int(meta.get("resp_count", 0))
+        self.state = SessionState.from_meta(self.handle.key, meta)
+        self.next_seq = max(self.next_seq, self.state.seq + 1)
         self.last_activity = now()
         self.idle_requested = False
         self._set_due()
-        if not hasattr(self, "recent"):
-            self.recent: OrderedDict[str, bool] = OrderedDict()
-            # the kehu's appends handed to the writer whose outcome may still be "closed"
-            self.kehu_inflight: deque[AppendItem] = deque()
 
-    def handle_message(self, msg: Any) -> Any:
+    def handle_message(self, msg: Msg) -> Any:
         match msg:
             case PostMessage():
                 return self._handle_post(msg)
             case AppendOutcome():
                 return self._handle_outcome(msg)
+            case AppendsSettled():
+                self.settling = False
+                while self.held:
+                    self._hand_back(self.held.popleft())
+                return None
             case MarkRead():
                 return self._handle_read(msg)
             case RateSession():
                 return self._handle_rate(msg)
             case SessionChanged():
-                self.load()
+                if msg.generation == 0 or self.state.generation < msg.generation:
+                    self.reload()  # (a just-started actor has read that generation)
                 return Accepted()
             case Tick():
                 return self._handle_tick(msg)
-        return Rejected(status=400, reason="bad_request")
+        return Rejected(reason=RejectReason.BAD_REQUEST)
 
-    def _error(self, conn_id: int | None, code: str, ref: str | None) -> None:
+    def _error(self, conn_id: int | None, code: RejectReason, ref: str | None) -> Rejected:
         if conn_id is not None:
-            self.rt.outbox.to_conn(conn_id, frame("error", code=code, message=code, ref=ref))
-
-    def _side(self, user_id: str) -> str | None:
-        if not self.exists:
-            return None
-        if user_id == self.kehu_id:
-            return "kehu"
-        if user_id == self.kefu_id:
-            return "kefu"
-        return None
+            self.rt.outbox.to_conn(conn_id, protocol.error(code, ref))
+        return Rejected(reason=code)
 
     # --- messages -------------------------------------------------------------------
 
     def _handle_post(self, msg: PostMessage) -> Any:
-        side = self._side(msg.sender_id)
+        st = self.state
+        side = st.side_of(msg.sender_id)
         if side is None:
-            self._error(msg.conn_id, "session_not_found", msg.client_msg_id)
-            return Rejected(status=404, reason="session_not_found")
-        recipient = self.kefu_id if side == "kehu" else self.kehu_id
-        cmid = msg.client_msg_id
-        if self.status != "active" and side == "kehu":
-            # e.g. in flight during a transfer: the dispatcher routes it to the kehu's
-            # current session (or answers a resend with its stored ack), behind any
-            # earlier message of the kehu that met the closed session in Redis
-            self._hand_back_closed()
-            self._hand_back(msg.conn_id, cmid, msg.content, msg.content_type, msg.url,
-                            msg.route_seq)
+            return self._error(msg.conn_id, RejectReason.SESSION_NOT_FOUND, msg.client_msg_id)
+        if side == "kehu" and (not st.active or self.held or self.settling):
+            self._hold(msg)  # handed back once every earlier append is decided
             return Accepted()
-        if self.status != "active" or (cmid is not None and cmid in self.recent):
+        cmid = msg.client_msg_id
+        recipient = st.kefu_id if side == "kehu" else st.kehu_id
+        post = Post(conn_id=msg.conn_id, recipient=recipient, content=msg.content,
+                    content_type=msg.content_type, url=msg.url, route_seq=msg.route_seq)
+        if not st.active or (cmid is not None and cmid in self.recent):
             if cmid is None:
-                self._error(msg.conn_id, "session_ended", None)
-                return Rejected(status=409, reason="session_ended")
+                return self._error(msg.conn_id, RejectReason.SESSION_ENDED, None)
             # a resend: answered with the stored message (or session_ended if none)
-            self.rt.writer.submit(AppendItem(  # type: ignore[union-attr]
-                sid=self.sid, seq=0, msg={}, side=side, sender=msg.sender_id,
-                recipient=recipient, conn_id=msg.conn_id, cmid=cmid, handle=None,
-                resend_only=True,
-                miss_code="session_ended" if self.status != "active" else "storage_unavailable"))
+            miss = RejectReason.STORAGE_UNAVAILABLE if st.active else RejectReason.SESSION_ENDED
+            self._submit(Append(sid=st.sid, seq=0, msg_id="", msg_json=b"", side=side,
+                                sender=msg.sender_id, cmid=cmid, ts=0.0, resend_only=True),
+                         Post(conn_id=msg.conn_id, recipient=recipient, content="",
+                              content_type="", url=None, miss=miss))
             return Accepted()
         t = now()
-        seq = self.next_seq
-        stored = {"id": f"msg_{uuid.uuid4().hex}", "from": msg.sender_id, "to": recipient,
-                  "content": msg.content, "content_type": msg.content_type,
-                  "timestamp": iso(t), "url": msg.url, "session_id": self.sid, "seq": seq,
-                  "client_msg_id": cmid}
-        meta: list[Any] = []
-        answered: float | None = None
+        meta: list[str | int | float] = []
+        response_s = None
         if side == "kehu":
-            if self.awaiting_since is None:
-                self.awaiting_since = t
+            if st.awaiting_since is None:
+                st.awaiting_since = t
                 meta += ["awaiting_since", t]
         else:
-            self.read["kefu"] = seq
-            meta += ["read_kefu", seq]
-            if self.awaiting_since is not None:
-                rt = answered = max(t - self.awaiting_since, 0.0)
-                if self.first_response is None:
-                    self.first_response = rt
-                    meta += ["first_response_time", rt]
-                self.resp_total += rt
-                self.resp_count += 1
-                self.awaiting_since = None
-                meta += ["awaiting_since", "", "resp_total", self.resp_total,
-                         "resp_count", self.resp_count]
-                self.rt.dispatcher().tell(AgentFigures(kefu_id=self.kefu_id,
-                                                       response_seconds=rt))
-        item = AppendItem(sid=self.sid, seq=seq, msg=stored, side=side,
-                          sender=msg.sender_id, recipient=recipient, conn_id=msg.conn_id,
-                          cmid=cmid, handle=self.handle, ts=t, meta=meta,
-                          response_seconds=answered, route_seq=msg.route_seq)
-        if side == "kehu":
-            inflight = self.kehu_inflight
-            while inflight and inflight[0].status not in ("", "closed"):
-                inflight.popleft()
-            inflight.append(item)
-        self.rt.writer.submit(item)  # type: ignore[union-attr]
-        self.next_seq = seq + 1
+            st.read["kefu"] = self.next_seq
+            answered, response_s = st.answered(t)
+            meta += ["read_kefu", self.next_seq, *answered]
+            if response_s is not None:
+                self.rt.dispatcher().tell(AgentFiguresAdded(kefu_id=st.kefu_id,
+                                                            response_seconds=response_s))
+        self._submit(self._append(post, msg.sender_id, side, cmid, self.next_seq,
+                                  f"msg_{uuid.uuid4().hex}", t, tuple(meta), response_s), post)
+        self.next_seq += 1
         if cmid is not None:
             self.recent[cmid] = True
             if len(self.recent) > RECENT_CMIDS:
@@ -175,121 +154,102 @@ class Session(SupervisedActor):
         self._set_due()
         return Accepted()
 
-    def _handle_outcome(self, msg: AppendOutcome) -> Any:
-        item: AppendItem = msg.item
-        if msg.status == "conflict":
-            self.next_seq = max(self.next_seq, int(msg.detail) + 1)
-            item.seq = self.next_seq
-            item.msg["seq"] = item.seq
-            item.status = ""
+    def _append(self, post: Post, sender: str, side: str, cmid: str | None, seq: int,
+                msg_id: str, t: float, meta: tuple[str | int | float, ...] = (),
+                response_s: float | None = None) -> Append:
+        stored = {"id": msg_id, "from": sender, "to": post.recipient, "content": post.content,
+                  "content_type": post.content_type, "timestamp": iso(t), "url": post.url,
+                  "session_id": self.state.sid, "seq": seq, "client_msg_id": cmid}
+        return Append(sid=self.state.sid, seq=seq, msg_id=msg_id, msg_json=orjson.dumps(stored),
+                      side=side, sender=sender, cmid=cmid, ts=t, preview=post.content[:200],
+                      response_seconds=response_s, meta=meta)
+
+    def _submit(self, append: Append, post: Post) -> None:
+        self.rt.appends.submit(append, functools.partial(self.delivery.done, post))
+
+    def _hold(self, msg: PostMessage) -> None:
+        self.held.append(msg)
+        if not self.settling:
+            self.settling = True
+            tell = self.handle.tell
+            self.rt.appends.settle(lambda: tell(AppendsSettled()))
+
+    def _handle_outcome(self, msg: AppendOutcome) -> None:
+        post, a = msg.post, msg.appended.append
+        status, detail = msg.appended.status, msg.appended.detail
+        if status is AppendStatus.CONFLICT:  # another incarnation stored up to ``detail``
+            self.next_seq = max(self.next_seq, int(detail) + 1)
+            self._submit(self._append(post, a.sender, a.side, a.cmid, self.next_seq, a.msg_id,
+                                      a.ts, a.meta, a.response_seconds), post)
             self.next_seq += 1
-            self.rt.writer.submit(item)  # type: ignore[union-attr]
-            return None
-        self.next_seq = min(self.next_seq, item.seq)
-        if msg.status == "dup":
-            self._redeliver(item, msg.detail.encode())
-            return None
-        if item.cmid is not None:
-            self.recent.pop(item.cmid, None)
-        if msg.status == "closed":
-            with contextlib.suppress(REDIS_ERRORS):
-                self.load()
-            if item.side == "kehu":  # not stored: on to the kehu's current session
-                self._hand_back_closed()
-                if not item.handed_back:
-                    item.handed_back = True
-                    self._hand_back(item.conn_id, item.cmid, item.msg["content"],
-                                    item.msg["content_type"], item.msg["url"], item.route_seq)
+            return
+        self.next_seq = min(self.next_seq, a.seq)  # the seq was not used
+        if status is AppendStatus.DUP:
+            redeliver(self.rt.outbox, post.conn_id, a.cmid, detail.encode())
+            return
+        if a.cmid is not None:
+            self.recent.pop(a.cmid, None)
+        if status is AppendStatus.CLOSED:
+            if self.state.active:
+                try:
+                    self.reload()  # Redis knows better: a transfer or an end raced it
+                except REDIS_ERRORS:
+                    pass  # the next message tries again
+            if a.side == "kehu":  # not stored: on to the kehu's current session, in order
+                self._hand_back(PostMessage(
+                    sender_id=a.sender, conn_id=post.conn_id, client_msg_id=a.cmid,
+                    content=post.content, content_type=post.content_type, url=post.url,
+                    route_seq=post.route_seq))
             else:
-                self._error(item.conn_id, "session_ended", item.cmid)
-        elif msg.status == "unknown":  # sent, unanswered: perhaps stored
-            self._error(item.conn_id, "outcome_unknown", item.cmid)
+                self._error(post.conn_id, RejectReason.SESSION_ENDED, a.cmid)
+        elif status is AppendStatus.UNKNOWN:  # sent, unanswered: perhaps stored
+            self._error(post.conn_id, RejectReason.OUTCOME_UNKNOWN, a.cmid)
         else:
-            self._error(item.conn_id, "storage_unavailable", item.cmid)
-        return None
+            self._error(post.conn_id, RejectReason.STORAGE_UNAVAILABLE, a.cmid)
 
-    def _redeliver(self, item: AppendItem, stored: bytes) -> None:
-        """A resend of a stored message: its ack again, and the message to both sides,
-        in case the first attempt's reply (and so its delivery) was lost
-        (``outcome_unknown``); connections that hold the seq already drop it."""
-        m = orjson.loads(stored)
-        sid, seq = m.get("session_id"), m.get("seq")
-        if sid is None or seq is None:  # still a waiting message: no seq to deliver
-            self.rt.outbox.to_conn(item.conn_id, ack_frame(item.cmid, stored))
-            return
-        self.rt.outbox.to_conn(item.conn_id, ack_frame(item.cmid, stored), sid, seq)
-        self.rt.outbox.message((m["from"], m["to"]), sid, seq, message_frame(stored),
-                               exclude_conn=item.conn_id)
-
-    def _hand_back(self, conn_id: int | None, cmid: str | None, content: str,
-                   content_type: str, url: str | None, route_seq: int) -> None:
+    def _hand_back(self, msg: PostMessage) -> None:
         self.rt.dispatcher().tell(CustomerMessage(
-            kehu_id=self.kehu_id, kehu_name=self.kehu_name, conn_id=conn_id,
-            client_msg_id=cmid, content=content, content_type=content_type, url=url,
-            route_seq=route_seq))
-
-    def _hand_back_closed(self) -> None:
-        """Pass on, in the order they were sent, the kehu's messages that met this session
-        closed in Redis (a transfer or an end raced them): the writer's barrier makes every
-        earlier append decided, so none is passed on ahead of an earlier one."""
-        if not self.kehu_inflight:
-            return
-        self.rt.writer.barrier()  # type: ignore[union-attr]
-        while self.kehu_inflight:
-            if self.kehu_inflight[0].status == "":
-                break  # undecided (the barrier timed out): its outcome will come here
-            item = self.kehu_inflight.popleft()
-            if item.status == "closed" and not item.handed_back:
-                item.handed_back = True
-                if item.cmid is not None:
-                    self.recent.pop(item.cmid, None)
-                m = item.msg
-                self._hand_back(item.conn_id, item.cmid, m["content"], m["content_type"],
-                                m["url"], item.route_seq)
+            kehu_id=self.state.kehu_id, kehu_name=self.state.kehu_name, conn_id=msg.conn_id,
+            client_msg_id=msg.client_msg_id, content=msg.content,
+            content_type=msg.content_type, url=msg.url, route_seq=msg.route_seq))
 
     # --- read marks and ratings -----------------------------------------------------
 
     def _handle_read(self, msg: MarkRead) -> Any:
-        side = self._side(msg.user_id)
+        st = self.state
+        side = st.side_of(msg.user_id)
         if side is None:
-            self._error(msg.conn_id, "session_not_found", None)
-            return Rejected(status=404, reason="session_not_found")
+            return self._error(msg.conn_id, RejectReason.SESSION_NOT_FOUND, None)
         last = self.next_seq - 1
         seq = last if msg.seq is None else max(0, min(msg.seq, last))
-        if seq <= self.read[side]:
-            return Accepted(data={"seq": self.read[side]})
+        if seq <= st.read[side]:
+            return Accepted(data={"seq": st.read[side]})
         try:
-            self.rt.store.client.hset(self.rt.store.keys.session(self.sid), f"read_{side}", seq)
+            self.rt.store.client.hset(self.rt.store.keys.session(st.sid), f"read_{side}", seq)
         except REDIS_ERRORS:
-            self._error(msg.conn_id, "storage_unavailable", None)
-            return Rejected(status=503, reason="storage_unavailable")
-        self.read[side] = seq
-        self.rt.outbox.to_users([self.kehu_id, self.kefu_id], frame(
-            "read", session_id=self.sid, user_id=msg.user_id, seq=seq),
-            exclude_conn=msg.conn_id)
+            return self._error(msg.conn_id, RejectReason.STORAGE_UNAVAILABLE, None)
+        st.read[side] = seq
+        self.rt.outbox.to_users([st.kehu_id, st.kefu_id], protocol.read(st.sid, msg.user_id, seq),
+                                exclude_conn=msg.conn_id)
         return Accepted(data={"seq": seq})
 
     def _handle_rate(self, msg: RateSession) -> Any:
-        if self._side(msg.user_id) != "kehu":
-            self._error(msg.conn_id, "session_not_found", None)
-            return Rejected(status=404, reason="session_not_found")
-        if self.status == "active":
-            self._error(msg.conn_id, "session_active", None)
-            return Rejected(status=409, reason="session_active")
-        key = self.rt.store.keys.session(self.sid)
+        st = self.state
+        if st.side_of(msg.user_id) != "kehu":
+            return self._error(msg.conn_id, RejectReason.SESSION_NOT_FOUND, None)
+        if st.active:
+            return self._error(msg.conn_id, RejectReason.SESSION_ACTIVE, None)
+        key = self.rt.store.keys.session(st.sid)
         try:
             if not self.rt.store.client.hsetnx(key, "satisfaction", msg.score):
-                self._error(msg.conn_id, "already_rated", None)
-                return Rejected(status=409, reason="already_rated")
+                return self._error(msg.conn_id, RejectReason.ALREADY_RATED, None)
             self.rt.store.client.hset(key, mapping={"rating_comment": msg.comment or "",
                                                     "rated_at": now()})
         except REDIS_ERRORS:
-            self._error(msg.conn_id, "storage_unavailable", None)
-            return Rejected(status=503, reason="storage_unavailable")
-        self.rt.dispatcher().tell(AgentFigures(kefu_id=self.kefu_id, rating=msg.score))
-        self.rt.outbox.to_users([self.kehu_id], frame(
-            "rated", session_id=self.sid, score=msg.score, comment=msg.comment))
-        return Accepted(data={"session_id": self.sid, "score": msg.score})
+            return self._error(msg.conn_id, RejectReason.STORAGE_UNAVAILABLE, None)
+        self.rt.dispatcher().tell(AgentFiguresAdded(kefu_id=st.kefu_id, rating=msg.score))
+        self.rt.outbox.to_users([st.kehu_id], protocol.rated(st.sid, msg.score, msg.comment))
+        return Accepted(data={"session_id": st.sid, "score": msg.score})
 
     # --- time -----------------------------------------------------------------------
 
@@ -297,18 +257,19 @@ class Session(SupervisedActor):
         """Tell the ticker when this session next needs a Tick: its idle end while it
         is active, else the end of its linger (see ``ActorSystem.tick``)."""
         s = self.rt.settings
-        wait = s.session_idle_seconds if self.status == "active" else s.ended_actor_linger_seconds
+        wait = s.session_idle_seconds if self.state.active else s.ended_actor_linger_seconds
         self.handle.due = self.last_activity + wait
 
-    def _handle_tick(self, msg: Tick) -> Any:
+    def _handle_tick(self, msg: Tick) -> None:
         idle = msg.now - self.last_activity
-        if self.status == "active":
-            if idle >= self.rt.settings.session_idle_seconds and not self.idle_requested:
+        s = self.rt.settings
+        if self.state.active:
+            if idle >= s.session_idle_seconds and not self.idle_requested:
                 self.idle_requested = True
                 # the dispatcher's EndSession reloads us (and sets the next due)
-                self.handle.due = msg.now + self.rt.settings.session_idle_seconds
-                self.rt.dispatcher().tell(EndSession(session_id=self.sid, reason="idle"))
-        elif idle >= self.rt.settings.ended_actor_linger_seconds and self.handle.retire(self):
+                self.handle.due = msg.now + s.session_idle_seconds
+                self.rt.dispatcher().tell(EndSession(session_id=self.state.sid, reason="idle"))
+        elif (idle >= s.ended_actor_linger_seconds and not self.held and not self.settling
+              and self.handle.retire(self)):
             self.rt.registry.drop(self.handle)
             self.actor_ref.stop(block=False)
-        return None

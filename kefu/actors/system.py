@@ -1,8 +1,11 @@
-"""Wiring of the actor system: factories, start-up restore and shut-down order."""
+"""The actor system's life: start-up restore, the ticker, and shut-down in order.
+
+Built and started by ``kefu/assembly.py``; every method here is called from the thread
+that owns the server (the IOLoop's), and none blocks it except start and stop.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -11,32 +14,15 @@ from typing import Any
 
 import pykka
 
-from kefu.actors.agent import Agent
-from kefu.actors.dispatcher import Dispatcher
-from kefu.actors.handles import ActorHandle, Registry
-from kefu.actors.messages import GetDispatcherState, Tick
-from kefu.actors.runtime import Runtime, frame
-from kefu.actors.session import Session
-from kefu.actors.supervisor import Supervisor
+from kefu import protocol
+from kefu.actors.handles import HandleState
+from kefu.actors.messages import GetDispatcherState, Msg, RestartActor, Tick
+from kefu.actors.runtime import Runtime
+from kefu.protocol import RejectReason
 
 log = logging.getLogger(__name__)
-
-
-def build_registry(rt_ref: list[Runtime]) -> Registry:
-    """A registry whose factories start each kind of actor with the runtime."""
-    registry = Registry()
-
-    def factory_for(cls: type[Any]) -> Any:
-        def make(_key: str) -> Any:
-            def start(handle: ActorHandle) -> pykka.ActorRef[Any]:
-                return cls.start(handle, rt_ref[0])
-            return start
-        return make
-
-    registry.define("dispatcher", factory_for(Dispatcher))
-    registry.define("agent", factory_for(Agent))
-    registry.define("session", factory_for(Session))
-    return registry
+RESTORE_TIMEOUT = 30.0
+STOP_BUDGET = 20.0  # seconds for every actor to stop, all kinds together
 
 
 def in_tick_slice(key: str, number: int, every: int) -> bool:
@@ -45,34 +31,35 @@ def in_tick_slice(key: str, number: int, every: int) -> bool:
 
 
 class ActorSystem:
-    """Starts, restores, ticks and stops every actor. Used from the main thread."""
+    """Starts, restores, ticks and stops every actor."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def _refused(self, msg: Any, reason: str) -> None:
-        """A failed actor could not take ``msg``: tell its sender's connection."""
+    def _refused(self, msg: Msg, reason: RejectReason) -> None:
+        """A failed actor could not take ``msg``: tell its sender's connection (the
+        handle's refuse hook, called on whichever thread told it)."""
         conn_id = getattr(msg, "conn_id", None)
         if conn_id is not None:
-            self.rt.outbox.to_conn(conn_id, frame("error", code=reason, message=reason,
-                                                  ref=getattr(msg, "client_msg_id", None)))
+            self.rt.outbox.to_conn(conn_id, protocol.error(
+                reason, getattr(msg, "client_msg_id", None)))
 
     def start(self) -> None:
-        """Start the supervisor and the dispatcher; the dispatcher restores the queue,
-        the assignments and starts every active session's actor (before the port opens)."""
-        self.rt.registry.on_refuse = self._refused
-        self.rt.supervisor = Supervisor.start(self.rt)
-        dispatcher = self.rt.dispatcher()
-        dispatcher.ensure_started()
-        restored = threading.Event()  # the port opens only once the queue is restored
-        dispatcher.tell(GetDispatcherState(reply=lambda _result: restored.set()))
-        if not restored.wait(30):
-            log.error("the dispatcher did not restore its state within 30 s")
-        # The dispatcher starts the sessions in its on_start; agents with customers too.
-        r, k = self.rt.store.client, self.rt.store.keys
-        kefu_ids = {sid.split(":")[1] for sid in r.hvals(k.assignments)}
-        for kefu_id in kefu_ids:
-            self.rt.agent(kefu_id).ensure_started()
+        """Start the supervisor and the dispatcher, and wait until the dispatcher has
+        restored the queue and the assignments and started every active session's actor
+        and their agents (before the port opens)."""
+        rt = self.rt
+        rt.registry.on_refuse = self._refused
+        assert rt.supervisor is not None
+        rt.supervisor.ensure_started()
+        dispatcher = rt.dispatcher()
+        restored = threading.Event()
+        dispatcher.ask(GetDispatcherState(), lambda _result: restored.set())
+        if not restored.wait(RESTORE_TIMEOUT):
+            log.error("the dispatcher did not restore its state within %s s", RESTORE_TIMEOUT)
+        for kefu_id in {sid.split(":")[1] for sid in
+                        rt.store.client.hvals(rt.store.keys.assignments)}:
+            rt.agent(kefu_id).ensure_started()
 
     def tick(self, now: float, number: int, every: int) -> None:
         """Tell ``Tick`` to the dispatcher, and to the live sessions that are due (their
@@ -84,23 +71,51 @@ class ActorSystem:
         Called on the IOLoop thread by a periodic callback; never blocks."""
         self.rt.dispatcher().tell(Tick(now=now))
         for handle in self.rt.registry.all():
-            if (handle.kind == "session" and handle.state == "running"
+            if (handle.kind == "session" and handle.state is HandleState.RUNNING
                     and handle.due <= now and in_tick_slice(handle.key, number, every)):
                 handle.tell(Tick(now=now))
 
-    def stop(self) -> None:
-        """Sessions and agents first, then the dispatcher, then the supervisor."""
-        self.rt.registry.closed.set()
+    # --- operators (any thread) ----------------------------------------------------------
+
+    def describe(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every actor (of ``kind``), as ``/api/system/actors`` lists them, by id."""
+        return sorted((h.describe() for h in self.rt.registry.all()
+                       if kind is None or h.kind == kind), key=lambda a: a["actor_id"])
+
+    def health(self) -> dict[str, Any]:
+        """Counts for the health check: total, running, failed ids, dispatcher alive."""
         handles = self.rt.registry.all()
-        deadline = time.monotonic() + 20  # one budget for all, not a timeout per actor
-        for kind in ("session", "agent", "dispatcher"):
-            futures = [f for h in handles if h.kind == kind and (f := h.stop()) is not None]
-            for future in futures:
-                try:
-                    future.get(timeout=max(deadline - time.monotonic(), 0.01))
-                except (pykka.Timeout, pykka.ActorDeadError):
-                    pass
-        if self.rt.supervisor is not None:
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                self.rt.supervisor.stop(block=True, timeout=5)
-        pykka.ActorRegistry.stop_all(block=True, timeout=5)
+        return {"total": len(handles), "running": sum(h.alive() for h in handles),
+                "failed": [h.id for h in handles if h.state is HandleState.FAILED],
+                "dispatcher_alive": self.rt.dispatcher().alive()}
+
+    def recycle_all(self) -> None:
+        """Restart every running actor from the store (after a flush changed it under
+        them), through the supervisor."""
+        if self.rt.supervisor is None:
+            return
+        for handle in self.rt.registry.all():
+            if handle.alive():
+                self.rt.supervisor.tell(RestartActor(actor_id=handle.id))
+
+    def stop(self) -> None:
+        """Sessions and agents first, then the dispatcher, then the supervisor: each kind
+        is asked to stop all at once, and waited for against one deadline for all."""
+        rt = self.rt
+        rt.registry.closed.set()
+        handles = rt.registry.all()
+        deadline = time.monotonic() + STOP_BUDGET
+        for kinds in (("session", "agent"), ("dispatcher",)):
+            futures = [f for h in handles if h.kind in kinds if (f := h.stop()) is not None]
+            _wait(futures, deadline)
+        if rt.supervisor is not None:
+            _wait([f for f in [rt.supervisor.stop()] if f is not None], deadline)
+        pykka.ActorRegistry.stop_all(block=True, timeout=max(deadline - time.monotonic(), 1))
+
+
+def _wait(futures: list[pykka.Future[Any]], deadline: float) -> None:
+    for future in futures:
+        try:
+            future.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except (pykka.Timeout, pykka.ActorDeadError):
+            pass

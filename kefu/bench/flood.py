@@ -31,7 +31,7 @@ from kefu.bench.clients import Client
 from kefu.bench.rest import admin_token, get, post
 from kefu.bench.server import bench_port, proc_status, start_server, stop_server
 from kefu.config import Settings
-from kefu.drills.proc import LAB_LIMITS
+from kefu.testing.processes import LAB_LIMITS
 
 KINDS = ("read", "rate", "typing", "resume", "invalid")
 

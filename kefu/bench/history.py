@@ -177,7 +177,7 @@ def run(session_messages: int, total: int, repeat: int, ws_path: bool = True) ->
     return {"scenario": "history", "session_id": sid, "session_messages": count,
             "total_messages": ws.get("messages", 0) + loaded,
             "ws": ws, "loaded": loaded, "load_s": round(load_s, 1),
-            "loaded_with": "kefu.bench.history_data.load: Store.assign, Writer._queue_commands "
+            "loaded_with": "kefu.bench.history_data.load: Store.assign, AppendLog.command "
                            "(the append Lua script), Store.close_session",
             "repeat": repeat, **figures}
 

@@ -5,7 +5,7 @@ Building a million messages through WebSockets would take far too long on this m
 so the loader runs in the bench process, against the server's Redis, the way the server
 itself writes: each session is opened with the dispatcher's assign script
 (``Store.assign``), each message appended by the writer's own command builder
-(``Writer._queue_commands``: the same Lua append script, the same indexes and counters),
+(``AppendLog.command``: the same Lua append script, the same indexes and counters),
 then the session is closed with the close script (``Store.close_session``). Only the
 ``client_msg_id`` dedup keys are left out (they expire after a week and no read uses them).
 Commands go in pipelines of a few thousand.
@@ -27,6 +27,9 @@ from typing import Any
 import orjson
 
 from kefu.domain import iso
+from kefu.persistence import dispatch
+from kefu.persistence.appends import Append, AppendLog
+from kefu.persistence.redis import Store
 
 RARE = "退款单号"
 COMMON = "发票"
@@ -94,13 +97,9 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
          dedup_ttl: int = 7 * 86400, batch: int = 2000,
          progress: Any = None) -> int:
     """Store the planned sessions through the server's scripts → messages stored."""
-    from kefu.persistence.redis import Store  # noqa: PLC0415
-    from kefu.persistence.writer import AppendItem, Writer  # noqa: PLC0415
-
     store = Store(url, prefix)
-    writer = Writer(store, None, dedup_ttl)  # type: ignore[arg-type] - only its command builder
+    log = AppendLog(store, dedup_ttl)  # only its command builder: the server's append
     store.client.script_load(store.append.script)
-    k = store.keys
     pipe = store.client.pipeline(transaction=False)
     kinds: list[str] = []  # what each queued command is
     stored = 0
@@ -118,15 +117,9 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
 
     try:
         for s in specs:
-            t = s.start
-            event = orjson.dumps({"event": "opened", "ts": t, "kefu_id": s.kefu,
-                                  "transferred_from": None})
-            store.assign(keys=[k.session(s.sid), k.stream(s.sid), k.waiting_messages(s.kehu),
-                               k.queue, k.assignments, k.sessions, k.user_sessions(s.kehu),
-                               k.user_sessions(s.kefu), k.message_index, k.events(s.sid),
-                               k.active_sessions(s.kehu), k.active_sessions(s.kefu)],
-                         args=[s.sid, s.kehu, s.kefu, t, "", f"{k.prefix}dedup:", dedup_ttl,
-                               event, s.kehu, s.kefu], client=pipe)
+            opening = dispatch.open_session_command(store, s.sid, s.kehu, s.kefu, s.start, "",
+                                                    s.kehu, s.kefu, dedup_ttl)
+            store.assign(keys=opening[0], args=opening[1], client=pipe)
             kinds.append("assign")
             awaiting: float | None = None
             for m in messages_of(s):
@@ -142,21 +135,16 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
                     if awaiting is not None:
                         answered, awaiting = ts - awaiting, None
                         meta += ["awaiting_since", ""]
-                writer._queue_commands(pipe, AppendItem(  # noqa: SLF001 - the server's builder
-                    sid=s.sid, seq=m["seq"], msg=m, side=side, sender=m["from"],
-                    recipient=m["to"], conn_id=None, cmid=None, handle=None, ts=ts,
-                    response_seconds=answered, meta=meta))
+                pipe.execute_command(*log.command(Append(
+                    sid=s.sid, seq=m["seq"], msg_id=m["id"], msg_json=orjson.dumps(m),
+                    side=side, sender=m["from"], cmid=None, ts=ts,
+                    preview=m["content"][:200], response_seconds=answered, meta=tuple(meta))))
                 kinds.append("append")
                 if len(kinds) >= batch:
                     flush()
             end = s.start + s.messages * GAP_S
-            close_event = orjson.dumps({"event": "completed", "ts": end, "reason": "bench",
-                                        "transferred_to": None})
-            store.close_session(keys=[k.session(s.sid), k.assignments, k.events(s.sid),
-                                      k.queue, k.active_sessions(s.kehu),
-                                      k.active_sessions(s.kefu)],
-                                args=["completed", end, s.kehu, close_event, "", "bench", ""],
-                                client=pipe)
+            closing = dispatch.close_session_command(store, s.sid, "completed", end, "bench")
+            store.close_session(keys=closing[0], args=closing[1], client=pipe)
             kinds.append("close")
         flush()
     finally:

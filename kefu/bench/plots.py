@@ -17,8 +17,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 STYLE = {"relay": "tab:red", "baseline": "tab:blue"}
 PLAIN = FuncFormatter(lambda v, _pos: f"{v:g}")  # 0.5, 10, 1000 rather than 10^x

@@ -57,7 +57,7 @@ def _health(port: int, admin: str) -> tuple[int, dict[str, Any] | None]:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/system/health",
                                  headers={"Authorization": f"Bearer {admin}"})
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status, orjson.loads(resp.read())["data"]
     except urllib.error.HTTPError as exc:
         return exc.code, None

@@ -21,7 +21,7 @@ def post(base: str, path: str, body: dict[str, Any], token: str | None = None) -
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=60) as resp:
         return json.loads(resp.read())["data"]
 
 
@@ -32,7 +32,7 @@ def get(base: str, path: str, token: str | None = None,
     req = urllib.request.Request(url)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=60) as resp:
         return json.loads(resp.read())["data"]
 
 

@@ -12,10 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from kefu.drills.proc import LAB_LIMITS
+from kefu.testing.processes import LAB_LIMITS, KefuProcess, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -42,26 +41,19 @@ def raise_nofile() -> int:
     return soft
 
 
-def kefu_command() -> list[str]:
-    """The command ``scripts/serve`` ends with: the venv's ``kefu serve``."""
-    return [str(Path(sys.executable).parent / "kefu"), "serve"]
-
-
 def spawn_server(port: int, data_dir: Path,
                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``kefu serve`` on ``port`` with ``KEFU_DATA_DIR=data_dir`` (its embedded Redis
     lives in ``data_dir/redis``), logging to ``data_dir/server.log``; do not wait."""
-    full = {**os.environ, **BENCH_ENV, "KEFU_PORT": str(port), "KEFU_DATA_DIR": str(data_dir),
-            **(env or {})}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps it open
-    return subprocess.Popen(kefu_command(), env=full, stdout=log, stderr=subprocess.STDOUT)
+    return KefuProcess(data_dir, port, {**BENCH_ENV, **(env or {})}).spawn()
 
 
 def start_server(port: int, data_dir: Path, env: dict[str, str] | None = None,
                  timeout: float = 60.0) -> subprocess.Popen[bytes]:
-    """``kefu serve`` (see :func:`spawn_server`), waiting for /api/system/health."""
-    return wait_healthy(spawn_server(port, data_dir, env), port, timeout, "server")
+    """``kefu serve`` (see :func:`spawn_server`), once it answers health."""
+    server = KefuProcess(data_dir, port, {**BENCH_ENV, **(env or {})}).start(timeout)
+    assert server.proc is not None
+    return server.proc
 
 
 def start_baseline(port: int) -> subprocess.Popen[bytes]:
@@ -69,23 +61,8 @@ def start_baseline(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "baseline_relay.py"),
                              "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return wait_healthy(proc, port, 20, "baseline relay")
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float,
-                 what: str) -> subprocess.Popen[bytes]:
-    """Poll ``/api/system/health`` of a child server until it answers (else kill it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} while starting")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/health", timeout=2)  # noqa: S310
-            return proc
-        except OSError:
-            time.sleep(0.05)  # a child process starting up, not an actor
-    proc.kill()
-    raise RuntimeError(f"{what} did not start within {timeout:g} s")
+    wait_serving(proc, f"http://127.0.0.1:{port}/api/system/health", 20, "baseline relay")
+    return proc
 
 
 def port_open(port: int) -> bool:

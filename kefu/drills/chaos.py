@@ -29,17 +29,17 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kefu.drills import rest
-from kefu.drills.client import DrillClient
-from kefu.drills.ledger import Figures, missing, stored_messages, tally
-from kefu.drills.proc import ADMIN_PASSWORD, DRILL_ENV, DrillServer, wait_health
+from kefu.drills.crowd import connect_crowd, settle
+from kefu.drills.ledger import Figures, tally
+from kefu.drills.proc import ADMIN_PASSWORD, DRILL_ENV, DrillServer
 from kefu.persistence.keys import Keys
+from kefu.testing.processes import wait_health
 
 MODES = ("server", "redis", "both")
 
@@ -123,48 +123,8 @@ async def _kill_and_restart(srv: DrillServer, cfg: ChaosConfig, rng: random.Rand
     res.events.append("server killed")
     res.down = rng.uniform(0.1, 1.0)
     await asyncio.sleep(res.down)
-    res.back = await run(srv.start)
+    res.back = (await run(srv.start)).started_in
     res.events.append("server restarted")
-
-
-@dataclass
-class Crowd:
-    """Connected clients: agents by id, customers, and the (session, kehu, kefu) pairs."""
-
-    agents: dict[str, DrillClient]
-    customers: list[DrillClient]
-    pairs: list[tuple[str, DrillClient, DrillClient]]
-    tasks: list[asyncio.Future[None]]
-
-    @property
-    def clients(self) -> list[DrillClient]:
-        return [*self.agents.values(), *self.customers]
-
-    async def close(self) -> None:
-        for c in self.clients:
-            await c.stop()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-async def connect_crowd(ws_url: str, kefu: list[tuple[str, str]], kehu: list[tuple[str, str]],
-                        rng: random.Random) -> Crowd:
-    """Connect the agents, then the customers; each customer asks for service and is
-    assigned (there must be room for all)."""
-    agents = {kid: DrillClient(ws_url, tok, kid, "kefu", random.Random(rng.random()))
-              for kid, tok in kefu}
-    customers = [DrillClient(ws_url, tok, uid, "kehu", random.Random(rng.random()))
-                 for uid, tok in kehu]
-    crowd = Crowd(agents, customers, [], [])
-    crowd.tasks = [asyncio.ensure_future(c.run()) for c in crowd.clients]
-    await asyncio.wait_for(asyncio.gather(*(a.connected.wait() for a in agents.values())), 30)
-    for c in customers:
-        await asyncio.wait_for(c.connected.wait(), 30)
-        c.frame(type="request_service")
-    await asyncio.wait_for(asyncio.gather(*(c.assigned.wait() for c in customers)), 30)
-    for c in customers:
-        (sid,) = c.sessions
-        crowd.pairs.append((sid, c, agents[sid.split(":")[1]]))
-    return crowd
 
 
 async def _traffic(srv: DrillServer, cfg: ChaosConfig, kefu: list[tuple[str, str]],
@@ -209,34 +169,6 @@ async def _traffic(srv: DrillServer, cfg: ChaosConfig, kefu: list[tuple[str, str
 async def _at(when: float, coro: Any) -> None:
     await asyncio.sleep(max(0.0, when - time.monotonic()))
     await coro
-
-
-async def settle(open_redis: Callable[[], Any], clients: list[DrillClient], sids: list[str],
-                 timeout: float) -> None:
-    """Wait (bounded) until every message is acked and delivered to both participants
-    (the last ``seq`` of each session read from Redis once everything is acked)."""
-    deadline = time.monotonic() + timeout
-    loop = asyncio.get_running_loop()
-    for c in clients:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        try:
-            await asyncio.wait_for(c.idle.wait(), left)
-        except TimeoutError:
-            return
-    r = open_redis()
-    try:
-        def last_seqs() -> dict[str, int]:
-            return {sid: len(stored_messages(r, Keys(), sid)[0]) for sid in sids}
-
-        last = await loop.run_in_executor(None, last_seqs)
-        while time.monotonic() < deadline:
-            if not any(missing(c, last) for c in clients):
-                return
-            await asyncio.sleep(0.05)  # deliveries in flight to the clients
-    finally:
-        r.close()
 
 
 def run_one(cfg: ChaosConfig, root: Path | None = None) -> RunResult:

@@ -23,7 +23,7 @@ def call(base: str, method: str, path: str, body: Any = None, token: str | None 
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())["data"]
     except urllib.error.HTTPError as exc:
         raise RestError(exc.code, exc.read().decode(errors="replace")) from exc

@@ -1,7 +1,7 @@
 """The one place where the IOLoop waits for actors or Redis — without blocking.
 
-Actors answer through a ``reply`` callable that hops back with ``add_callback`` (the only
-thread-safe IOLoop method); blocking Redis reads run in a bounded executor. Never
+Actors answer an ask through a reply callable that hops back with ``add_callback`` (the
+only thread-safe IOLoop method); blocking Redis reads run in a bounded executor. Never
 ``await`` a pykka future on the loop (its ``__await__`` blocks: jodal/pykka#99).
 """
 
@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from tornado.ioloop import IOLoop
 
-from kefu.actors.messages import Rejected, ReplyFn
-from kefu.persistence.redis import REDIS_ERRORS
+from kefu.actors.handles import ActorHandle
+from kefu.actors.messages import Msg, Rejected
+from kefu.protocol import RejectReason
 
 T = TypeVar("T")
-
-
-class Tellable(Protocol):
-    def tell(self, msg: Any) -> None: ...
 
 
 class Bridge:
@@ -32,22 +29,31 @@ class Bridge:
         self.ask_timeout = ask_timeout
         self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="kefu-io")
 
-    async def ask(self, handle: Tellable, make: Callable[[ReplyFn], Any]) -> Any:
-        """Tell ``make(reply)`` to the actor and await its reply (Rejected(503) on timeout)."""
+    async def ask(self, handle: ActorHandle, msg: Msg) -> Any:
+        """Ask ``handle`` with ``msg`` and await the answer without blocking the loop.
+
+        Args:
+            handle: the actor to ask.
+            msg: the message (its answer comes back through the envelope's reply).
+
+        Returns:
+            The actor's ``Accepted``/``Rejected``, or ``Rejected(timeout)`` after
+            ``KEFU_ASK_TIMEOUT`` seconds.
+        """
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-        def _set(value: Any) -> None:
+        def settle(value: Any) -> None:  # the loop thread
             if not fut.done():
                 fut.set_result(value)
 
-        def reply(value: Any) -> None:  # called on the actor's thread
-            self.loop.add_callback(_set, value)
+        def reply(value: Any) -> None:  # the actor's thread
+            self.loop.add_callback(settle, value)
 
-        handle.tell(make(reply))
+        handle.ask(msg, reply)
         try:
             return await asyncio.wait_for(fut, self.ask_timeout)
         except TimeoutError:
-            return Rejected(status=503, reason="timeout")
+            return Rejected(reason=RejectReason.TIMEOUT)
 
     async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking (Redis) call in the executor. Redis errors propagate."""
@@ -55,6 +61,3 @@ class Bridge:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-__all__ = ["Bridge", "REDIS_ERRORS"]

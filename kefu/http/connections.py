@@ -8,7 +8,9 @@ traffic sends every missed message exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import itertools
 import threading
 from collections.abc import Iterable
@@ -17,40 +19,13 @@ from typing import Any, Protocol
 
 from tornado.ioloop import IOLoop
 
+from kefu.http.seq_tracker import SeqTracker
+
 
 class Socket(Protocol):
     def send_frame(self, data: bytes) -> None: ...
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
-
-
-class SeqTracker:
-    """The seqs of one session delivered on one connection: a floor plus a sparse set."""
-
-    __slots__ = ("above", "floor")
-
-    def __init__(self, floor: int = 0) -> None:
-        self.floor = floor
-        self.above: set[int] = set()
-
-    def has(self, seq: int) -> bool:
-        return seq <= self.floor or seq in self.above
-
-    def add(self, seq: int) -> None:
-        if seq <= self.floor:
-            return
-        self.above.add(seq)
-        while self.floor + 1 in self.above:
-            self.floor += 1
-            self.above.discard(self.floor)
-
-    def raise_floor(self, floor: int) -> None:
-        if floor > self.floor:
-            self.floor = floor
-            self.above = {s for s in self.above if s > floor}
-            while self.floor + 1 in self.above:
-                self.floor += 1
-                self.above.discard(self.floor)
 
 
 @dataclass
@@ -126,6 +101,7 @@ class Hub:
         self.routes: dict[str, Route] = {}
         self.by_address: dict[str, int] = {}
         self.typing_at: dict[tuple[str, str], float] = {}  # (sender, sid) → last relayed
+        self._emptied: asyncio.Event | None = None  # set when shut_down saw the last go
 
     # --- loop thread ----------------------------------------------------------------
 
@@ -160,6 +136,8 @@ class Hub:
                 self._counts[conn.user_id] = left
             else:
                 self._counts.pop(conn.user_id, None)
+        if not self.conns and self._emptied is not None:
+            self._emptied.set()
         return left
 
     def count(self, user_id: str) -> int:
@@ -233,9 +211,18 @@ class Hub:
                 if cid != exclude:
                     self.conns[cid].deliver(sid, seq, data)
 
-    def close_all(self, code: int, reason: str) -> None:
+    async def shut_down(self, frame: bytes, code: int, reason: str, timeout: float) -> None:
+        """Send ``frame`` to every connection and close each with ``code``: the close
+        frame follows on the same stream, after it. Then wait (at most ``timeout``
+        seconds) until every connection is gone (Tornado does not close WebSockets for
+        us at shut-down)."""
         for conn in list(self.conns.values()):
+            conn.socket.send_frame(frame)
             conn.socket.close(code, reason)
+        if self.conns:
+            self._emptied = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), timeout)
 
     # --- any thread (the Outbox) ----------------------------------------------------
     # Frames from other threads go into one FIFO; a single loop callback drains it. One
@@ -260,18 +247,28 @@ class Hub:
 
     def to_conn(self, conn_id: int | None, frame: bytes, sid: str | None = None,
                 seq: int | None = None) -> None:
-        """Thread-safe."""
+        """One frame to one connection. Thread-safe; never blocks.
+
+        Args:
+            conn_id: the connection (None: nobody; the frame is dropped).
+            frame: the encoded frame (``kefu.protocol``).
+            sid: with ``seq``, a stored message this frame carries (an ``ack``): the
+                connection counts it as held, so a later delivery or resume skips it.
+            seq: see ``sid``.
+        """
         if conn_id is not None:
             self._post(self._to_conn, conn_id, frame, sid, seq)
 
     def to_users(self, user_ids: Iterable[str], frame: bytes,
                  exclude_conn: int | None = None) -> None:
-        """Thread-safe."""
+        """One frame to every connection of ``user_ids`` but ``exclude_conn``.
+        Thread-safe; never blocks."""
         self._post(self._to_users, tuple(user_ids), frame, exclude_conn)
 
     def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
                 exclude_conn: int | None = None) -> None:
-        """Thread-safe."""
+        """A stored message (``sid``/``seq``) to every connection of ``user_ids`` that has
+        not had it (each connection's :class:`SeqTracker`). Thread-safe; never blocks."""
         self._post(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
 
     def route(self, kehu_id: str, sid: str, route_seq: int) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from tornado.websocket import WebSocketHandler
 
-from kefu.actors.handles import ActorHandle
+from kefu import protocol
 from kefu.actors.messages import (
     AgentMessage,
     AgentPresence,
@@ -32,12 +32,10 @@ from kefu.actors.messages import (
     RequestService,
     SwitchCustomer,
 )
-from kefu.actors.runtime import frame
-from kefu.domain import User, UserType, iso, now, split_session_id
+from kefu.domain import User, UserType, iso, now
 from kefu.http.client_address import client_address
 from kefu.http.connections import Conn
 from kefu.http.frame_budget import FrameBudget, parse_rates
-from kefu.http.frames import write_text
 from kefu.http.state import AppState
 from kefu.http.wire import (
     FrameError,
@@ -53,14 +51,13 @@ from kefu.http.wire import (
 )
 from kefu.http.ws_guard import message_allowed, origin_allowed
 from kefu.http.ws_resume import resume
+from kefu.http.ws_sessions import KEFU_HALF, KEHU_HALF, owns, relay_typing, session_of
+from kefu.http.ws_writer import write_text
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.persistence.users import token_digest
+from kefu.protocol import CloseCode, RejectReason
 
 log = logging.getLogger(__name__)
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_GOING_AWAY = 1001
-CLOSE_TRY_AGAIN = 1013
-CLOSE_POLICY = 1008
 
 
 class ChatSocket(WebSocketHandler):
@@ -99,17 +96,17 @@ class ChatSocket(WebSocketHandler):
     async def open(self, *args: Any, **kwargs: Any) -> None:
         user, s, hub = self.user, self.state.settings, self.state.hub
         if self.auth_unavailable:
-            self.close(CLOSE_TRY_AGAIN, "storage unavailable, retry")
+            self.close(CloseCode.TRY_AGAIN, "storage unavailable, retry")
             return
         if user is None:
-            self.close(CLOSE_UNAUTHORIZED, "unauthorized")
+            self.close(CloseCode.UNAUTHORIZED, "unauthorized")
             return
         if self.state.closing:
-            self.close(CLOSE_GOING_AWAY, "server closing")
+            self.close(CloseCode.GOING_AWAY, "server closing")
             return
         if (hub.count(user.id) >= s.ws_max_per_user
                 or hub.count_address(self.address) >= s.ws_max_per_address):
-            self.close(CLOSE_POLICY, "too many connections")
+            self.close(CloseCode.POLICY, "too many connections")
             return
         # frames are small and often written back to back (ack, then an event): without
         # TCP_NODELAY the second waits for the client's delayed ACK (~40 ms)
@@ -129,10 +126,10 @@ class ChatSocket(WebSocketHandler):
         except REDIS_ERRORS:
             sessions = []
         held, self.before_hello = self.before_hello or [], None
-        self.send_frame(frame("hello", user=user.model_dump(mode="json"), sessions=sessions,
-                              server_time=iso(now()),
-                              limits={"max_frame_bytes": s.max_frame_bytes,
-                                      "max_text_chars": s.max_text_chars}))
+        self.send_frame(protocol.encode(
+            "hello", user=user.model_dump(mode="json"), sessions=sessions,
+            server_time=iso(now()), limits={"max_frame_bytes": s.max_frame_bytes,
+                                            "max_text_chars": s.max_text_chars}))
         for data in held:  # events that happened while hello was being prepared
             self.send_frame(data)
 
@@ -154,12 +151,12 @@ class ChatSocket(WebSocketHandler):
             return
         write_text(self, data)
 
-    def error(self, code: str, message: str, ref: str | None = None,
+    def error(self, code: RejectReason, message: str, ref: str | None = None,
               details: dict[str, str] | None = None, **extra: Any) -> None:
-        fields: dict[str, Any] = {"code": code, "message": message, "ref": ref, **extra}
+        """An ``error`` frame to this connection (loop thread)."""
         if details:
-            fields["details"] = details
-        self.send_frame(frame("error", **fields))
+            extra["details"] = details
+        self.send_frame(protocol.error(code, ref, message, **extra))
 
     # --- frames ---------------------------------------------------------------------
 
@@ -170,11 +167,11 @@ class ChatSocket(WebSocketHandler):
         if verdict.allowed:
             return False
         if verdict.close:
-            self.close(CLOSE_POLICY, "frame flood")
+            self.close(CloseCode.POLICY, "frame flood")
         elif verdict.warn:
             wait = max(1, math.ceil(verdict.retry_after))
-            self.error("rate_limited", f"too many {kind} frames, retry in {wait} s", ref,
-                       retry_after=wait)
+            self.error(RejectReason.RATE_LIMITED, f"too many {kind} frames, retry in {wait} s",
+                       ref, retry_after=wait)
         return True
 
     async def on_message(self, message: str | bytes) -> None:
@@ -195,17 +192,17 @@ class ChatSocket(WebSocketHandler):
                     return  # rate-limited: an error frame, no ack (ws_guard.py)
                 await self._on_chat(parsed)
             case ReadFrame():
-                handle = await self._session(parsed.session_id, None, None)
+                handle = await session_of(self, parsed.session_id, None, None)
                 if handle is not None and self.conn is not None:
                     handle.tell(MarkRead(user_id=self.user.id, seq=parsed.seq,
                                          conn_id=self.conn.id))
             case TypingFrame():
-                await self._on_typing(parsed)
+                await relay_typing(self, parsed)
             case ResumeFrame():
                 await resume(self, parsed)
             case RequestServiceFrame():
                 if self.user.user_type is not UserType.KEHU:
-                    self.error("forbidden", "only customers request service")
+                    self.error(RejectReason.FORBIDDEN, "only customers request service")
                     return
                 self.state.rt.dispatcher().tell(RequestService(
                     kehu_id=self.user.id, kehu_name=self.user.name, priority=parsed.priority,
@@ -214,47 +211,14 @@ class ChatSocket(WebSocketHandler):
                 self._on_switch(parsed)
             case RateFrame():
                 if self.user.user_type is not UserType.KEHU:
-                    self.error("forbidden", "only customers rate sessions")
+                    self.error(RejectReason.FORBIDDEN, "only customers rate sessions")
                     return
-                handle = await self._session(parsed.session_id, 0, None)
+                handle = await session_of(self, parsed.session_id, KEHU_HALF, None)
                 if handle is not None and self.conn is not None:
                     handle.tell(RateSession(user_id=self.user.id, score=parsed.score,
                                             comment=parsed.comment, conn_id=self.conn.id))
             case PingFrame():
-                self.send_frame(frame("pong", server_time=iso(now())))
-
-    def own_session_id(self, sid: str, side: int | None, ref: str | None) -> bool:
-        """True if the caller is one of the two ids in ``sid`` (the kehu half for
-        ``side`` 0, the kefu half for 1); else an error frame (the same one as for a
-        missing session: existence is not leaked)."""
-        pair = split_session_id(sid)
-        assert self.user is not None
-        if pair is None or (self.user.id not in pair if side is None
-                            else pair[side] != self.user.id):
-            self.error("session_not_found", "session not found", ref)
-            return False
-        return True
-
-    async def _session(self, sid: str, side: int | None, ref: str | None
-                       ) -> ActorHandle | None:
-        """The handle of the caller's existing session ``sid``, or None after an error
-        frame. A live session's handle is found in memory; otherwise Redis is asked
-        whether the session exists — an unknown id starts no actor and leaves nothing."""
-        if not self.own_session_id(sid, side, ref):
-            return None
-        rt = self.state.rt
-        handle = rt.find_session(sid)
-        if handle is not None:
-            return handle
-        try:
-            exists = await self.state.bridge.run_io(self.state.history.exists, sid)
-        except REDIS_ERRORS:
-            self.error("storage_unavailable", "storage unavailable, retry", ref)
-            return None
-        if not exists:
-            self.error("session_not_found", "session not found", ref)
-            return None
-        return rt.session(sid)
+                self.send_frame(protocol.pong(iso(now())))
 
     async def _on_chat(self, f: MessageFrame) -> None:
         user, conn = self.user, self.conn
@@ -263,8 +227,8 @@ class ChatSocket(WebSocketHandler):
         common = {"conn_id": conn.id, "client_msg_id": f.client_msg_id, "content": f.content,
                   "content_type": f.content_type.value, "url": f.url}
         if user.user_type is UserType.KEHU:
-            if f.session_id is not None and not self.own_session_id(f.session_id, 0,
-                                                                     f.client_msg_id):
+            if f.session_id is not None and not owns(self, f.session_id, KEHU_HALF,
+                                                     f.client_msg_id):
                 return
             sid, number = self.state.hub.next_route(user.id)
             if sid is not None and f.session_id in (None, sid):
@@ -276,46 +240,23 @@ class ChatSocket(WebSocketHandler):
             if f.session_id is None:
                 rt.agent(user.id).tell(AgentMessage(kefu_id=user.id, **common))
                 return
-            handle = await self._session(f.session_id, 1, f.client_msg_id)
+            handle = await session_of(self, f.session_id, KEFU_HALF, f.client_msg_id)
             if handle is not None:
                 handle.tell(PostMessage(sender_id=user.id, **common))
         else:
-            self.error("forbidden", "administrators do not chat", f.client_msg_id)
-
-    async def _on_typing(self, f: TypingFrame) -> None:
-        """Relay ``typing`` to the other participant (and the sender's other tabs) of an
-        active session, at most once per ``KEFU_TYPING_INTERVAL_SECONDS`` per sender
-        and session; for a session that is not active it is dropped."""
-        user, conn = self.user, self.conn
-        assert user is not None and conn is not None
-        if not self.own_session_id(f.session_id, None, None):
-            return
-        hub, sid = self.state.hub, f.session_id
-        if not hub.typing_allowed(user.id, sid, time.monotonic(),
-                                  self.state.settings.typing_interval_seconds):
-            return
-        try:
-            active = await self.state.bridge.run_io(self.state.history.is_active_for, sid,
-                                                    user.id)
-        except REDIS_ERRORS:
-            return  # typing is ephemeral: nothing to retry
-        pair = split_session_id(sid)
-        if active and pair is not None and self.conn is not None:
-            hub.send_to_users(pair, frame("typing", session_id=sid, user_id=user.id),
-                              exclude=conn.id)
+            self.error(RejectReason.FORBIDDEN, "administrators do not chat", f.client_msg_id)
 
     def _on_switch(self, f: SwitchFrame) -> None:
         user, conn = self.user, self.conn
         assert user is not None and conn is not None
         if user.user_type is not UserType.KEFU:
-            self.error("forbidden", "only agents switch customers")
+            self.error(RejectReason.FORBIDDEN, "only agents switch customers")
             return
         hub, conn_id = self.state.hub, conn.id
 
-        def reply(result: Any) -> None:  # actor thread
+        def refused(result: Any) -> None:  # the dispatcher's thread
             if isinstance(result, Rejected):
-                hub.to_conn(conn_id, frame("error", code=result.reason, message=result.reason,
-                                           ref=f.customer_id))
+                hub.to_conn(conn_id, protocol.error(result.reason, f.customer_id))
 
-        self.state.rt.dispatcher().tell(SwitchCustomer(kefu_id=user.id,
-                                                       customer_id=f.customer_id, reply=reply))
+        self.state.rt.dispatcher().ask(SwitchCustomer(kefu_id=user.id,
+                                                      customer_id=f.customer_id), refused)

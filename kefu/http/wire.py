@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, Validati
 
 from kefu.domain import Priority
 from kefu.http.clean_text import CleanLine, CleanText
+from kefu.protocol import RejectReason
 
 Id = Annotated[str, Strict(), Field(min_length=1, max_length=128)]
 Sid = Annotated[str, Strict(), Field(min_length=3, max_length=300)]
@@ -86,6 +87,8 @@ ClientFrame = Annotated[
     | RateFrame | PingFrame,
     Field(discriminator="type"),
 ]
+AnyClientFrame = (MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame
+                  | SwitchFrame | RateFrame | PingFrame)
 FRAME_TYPES = ("message", "read", "typing", "resume", "request_service", "switch", "rate",
                "ping")
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
@@ -94,7 +97,7 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 class FrameError(Exception):
     """A frame that cannot be handled: ``code`` for the ``error`` frame."""
 
-    def __init__(self, code: str, message: str, details: dict[str, str] | None = None,
+    def __init__(self, code: RejectReason, message: str, details: dict[str, str] | None = None,
                  ref: str | None = None) -> None:
         super().__init__(message)
         self.code = code
@@ -103,26 +106,26 @@ class FrameError(Exception):
         self.ref = ref
 
 
-def parse_frame(raw: str | bytes, max_text_chars: int = 4000) -> Any:
+def parse_frame(raw: str | bytes, max_text_chars: int = 4000) -> AnyClientFrame:
     """Decode and validate one client frame, or raise :class:`FrameError`."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise FrameError("invalid_json", "frame is not valid JSON") from exc
+        raise FrameError(RejectReason.INVALID_JSON, "frame is not valid JSON") from exc
     if not isinstance(data, dict):
-        raise FrameError("bad_frame", "a frame is a JSON object")
+        raise FrameError(RejectReason.BAD_FRAME, "a frame is a JSON object")
     kind = data.get("type")
     ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
     ref = ref or None
     if kind not in FRAME_TYPES:
-        raise FrameError("unknown_type", f"unknown frame type: {str(kind)[:40]!r}", ref=ref)
+        raise FrameError(RejectReason.UNKNOWN_TYPE, f"unknown frame type: {str(kind)[:40]!r}", ref=ref)
     try:
         parsed = _ADAPTER.validate_python(data)
     except ValidationError as exc:
         details = {".".join(str(p) for p in err["loc"][1:]) or "frame": err["msg"]
                    for err in exc.errors()}
-        raise FrameError("bad_frame", "invalid frame", details, ref=ref) from exc
+        raise FrameError(RejectReason.BAD_FRAME, "invalid frame", details, ref=ref) from exc
     if isinstance(parsed, MessageFrame) and len(parsed.content) > max_text_chars:
-        raise FrameError("content_too_long", f"content over {max_text_chars} characters",
+        raise FrameError(RejectReason.CONTENT_TOO_LONG, f"content over {max_text_chars} characters",
                          {"content": f"at most {max_text_chars} characters"}, ref=ref)
     return parsed

@@ -27,11 +27,12 @@ import math
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from kefu.actors.runtime import frame
+from kefu import protocol
 from kefu.domain import now
 from kefu.http.state import AppState
 from kefu.persistence.rate_limits import Limit, RateLimits
 from kefu.persistence.redis import REDIS_ERRORS
+from kefu.protocol import RejectReason
 
 MAX_LEASE = 20  # hits a process takes from a kehu's counter at once
 
@@ -133,13 +134,14 @@ async def message_allowed(socket: _Socket, user_id: str, client_msg_id: str) -> 
     try:
         retry_after = await _gate(socket).check(user_id)
     except REDIS_ERRORS:
-        socket.send_frame(frame("error", code="storage_unavailable",
-                                message="storage unavailable, retry", ref=client_msg_id))
+        socket.send_frame(protocol.error(RejectReason.STORAGE_UNAVAILABLE, client_msg_id,
+                                         "storage unavailable, retry"))
         return False
     if not retry_after:
         return True
-    socket.send_frame(frame("error", code="rate_limited", message="too many messages, retry "
-                            f"in {retry_after} s", ref=client_msg_id, retry_after=retry_after))
+    socket.send_frame(protocol.error(RejectReason.RATE_LIMITED, client_msg_id,
+                                     f"too many messages, retry in {retry_after} s",
+                                     retry_after=retry_after))
     return False
 
 

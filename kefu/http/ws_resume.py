@@ -11,28 +11,16 @@ goes out, live messages arriving meanwhile are held and sent after the replay, t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import orjson
-
-from kefu.actors.runtime import frame
-from kefu.domain import split_session_id
+from kefu import protocol
 from kefu.http.wire import ResumeFrame
+from kefu.http.ws_sessions import Caller, own_id
 from kefu.persistence.redis import REDIS_ERRORS
-
-if TYPE_CHECKING:
-    from kefu.http.websocket import ChatSocket
+from kefu.protocol import RejectReason
 
 PAGE = 500
 
 
-def own_id(user_id: str, sid: str) -> bool:
-    """Is ``user_id`` one of the two halves of ``sid``?"""
-    pair = split_session_id(sid)
-    return pair is not None and user_id in pair
-
-
-async def resume(socket: ChatSocket, f: ResumeFrame) -> None:
+async def resume(socket: Caller, f: ResumeFrame) -> None:
     """Serve one ``resume`` frame on ``socket`` (loop thread)."""
     user, history, bridge = socket.user, socket.state.history, socket.state.bridge
     assert user is not None
@@ -40,11 +28,11 @@ async def resume(socket: ChatSocket, f: ResumeFrame) -> None:
     try:
         known = await bridge.run_io(history.sessions_of, user.id, named)
     except REDIS_ERRORS:
-        socket.error("storage_unavailable", "storage unavailable, resume again")
+        socket.error(RejectReason.STORAGE_UNAVAILABLE, "storage unavailable, resume again")
         return
     unknown = [sid for sid in f.since if sid not in known]
     if unknown:  # one frame for all of them: 200 made-up ids must not make 200 frames
-        socket.error("session_not_found", "session not found", session_ids=unknown)
+        socket.error(RejectReason.SESSION_NOT_FOUND, "session not found", session_ids=unknown)
     for sid in named:
         conn = socket.conn
         if conn is None:
@@ -64,15 +52,14 @@ async def resume(socket: ChatSocket, f: ResumeFrame) -> None:
                     tracker = conn.tracker(sid)
                     if not tracker.has(after):
                         tracker.add(after)
-                        socket.send_frame(orjson.dumps({"type": "message", "message": m}))
+                        socket.send_frame(protocol.message_of(m))
                         sent += 1
                 if len(batch) < PAGE:
                     break
         except REDIS_ERRORS:
-            socket.error("storage_unavailable", "storage unavailable, resume again")
+            socket.error(RejectReason.STORAGE_UNAVAILABLE, "storage unavailable, resume again")
         finally:
             buffered = conn.resuming.pop(sid, [])
         for seq, data in sorted(buffered, key=lambda t: t[0]):
             conn.deliver(sid, seq, data)
-        socket.send_frame(frame("resumed", session_id=sid, count=sent,
-                                last_seq=conn.tracker(sid).floor))
+        socket.send_frame(protocol.resumed(sid, sent, conn.tracker(sid).floor))

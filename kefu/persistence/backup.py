@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 import redis
 
-from kefu.persistence.keyspace import scan_batches, unlink_keys
+from kefu.persistence.key_scan import scan_batches, unlink_keys
 from kefu.persistence.redis import Store
 
 FORMAT = "kefu-backup"

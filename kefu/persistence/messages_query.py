@@ -2,7 +2,7 @@
 
 Blocking Redis calls: run them off the IOLoop (``bridge.run_io``). Every read answers
 from the indexes the append scripts keep with each message (``INDEX_LUA`` in
-``persistence/redis.py``), never by walking every session:
+``persistence/scripts.py``), never by walking every session:
 
 * a filter that one index answers alone (sender, recipient, content type, or just a
   date range on the time index) is counted with ``ZCOUNT`` and paged with
@@ -27,22 +27,19 @@ used by every read path: these queries, the session history and the WebSocket re
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import redis
 
-from kefu.domain import iso, now, parse_iso
+from kefu.domain import iso, now
 from kefu.persistence.keys import Keys
+from kefu.persistence.message_filter import MessageFilter
 from kefu.persistence.redis import Store
 
 BATCH = 500
 AUDIT_MAXLEN = 100_000
-_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 Hit = tuple[str, dict[str, Any] | None]  # ("sid|seq", the message if already fetched)
 
 # The stored JSON of a batch of ``sid|seq`` members: one XRANGE 0-seq 0-seq per member,
@@ -83,77 +80,6 @@ return {1, ARGV[2]}
 """
 
 
-class BoundsError(ValueError):
-    """A bad ``start_date`` / ``end_date``; ``field`` names it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-def parse_bounds(start: str | None, end: str | None) -> tuple[int | None, int | None]:
-    """``start_date`` / ``end_date`` (ISO 8601 date or datetime) → inclusive epoch-second
-    bounds; an end given as a date alone covers that whole day."""
-    out: list[int | None] = []
-    for name, text in (("start_date", start), ("end_date", end)):
-        if text is None or not text.strip():
-            out.append(None)
-            continue
-        try:
-            value = math.floor(parse_iso(text))
-        except (ValueError, OverflowError, OSError) as exc:
-            raise BoundsError(name, "must be an ISO 8601 date or datetime") from exc
-        if name == "end_date" and _DATE_ONLY.match(text):
-            value += 86399
-        out.append(value)
-    lo, hi = out
-    if lo is not None and hi is not None and hi < lo:
-        raise BoundsError("end_date", "must not be before start_date")
-    return lo, hi
-
-
-@dataclass(frozen=True)
-class MessageFilter:
-    """What a list, search or export asks for (every field optional)."""
-
-    from_user: str | None = None
-    to_user: str | None = None
-    content_type: str | None = None
-    start_s: int | None = None
-    end_s: int | None = None
-    keyword: str | None = None
-    session_id: str | None = None
-
-    @property
-    def lo(self) -> str:
-        return "-inf" if self.start_s is None else str(self.start_s * 1000)
-
-    @property
-    def hi(self) -> str:
-        return "+inf" if self.end_s is None else str(self.end_s * 1000 + 999)
-
-    @property
-    def needle(self) -> str | None:
-        return self.keyword.casefold() if self.keyword else None
-
-    def matches(self, m: dict[str, Any]) -> bool:
-        """The full check on one stored message (used when scanning a session's stream)."""
-        if self.from_user is not None and m.get("from") != self.from_user:
-            return False
-        if self.to_user is not None and m.get("to") != self.to_user:
-            return False
-        if self.content_type is not None and m.get("content_type") != self.content_type:
-            return False
-        ts = m.get("timestamp") or ""
-        if self.start_s is not None and ts < (iso(self.start_s) or ""):
-            return False
-        if self.end_s is not None and ts > (iso(self.end_s) or ""):
-            return False
-        needle = self.needle
-        return needle is None or needle in (m.get("content") or "").casefold()
-
-
 def tombstone(m: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
     return {**m, "content": "", "url": None, "deleted": True, "deleted_at": info.get("at")}
 
@@ -177,7 +103,7 @@ class MessageQuery:
         self.k = store.keys
         self._delete = store.client.register_script(DELETE_LUA)
         self._fetch = store.client.register_script(FETCH_LUA)
-        self._member_of_all = store.client.register_script(MEMBER_OF_ALL_LUA)
+        self.member_of_all = store.client.register_script(MEMBER_OF_ALL_LUA)
 
     def fetch(self, members: list[str]) -> list[dict[str, Any] | None]:
         """``sid|seq`` members → their stored messages (None where gone), tombstones applied."""
@@ -291,7 +217,7 @@ class Scan:
         self._advance(rows)
         members = [member for member, _ in rows]
         if self.others and members:
-            inside = self.q._member_of_all(keys=self.others, args=members)
+            inside = self.q.member_of_all(keys=self.others, args=members)
             members = [m for m, ok in zip(members, inside, strict=True) if ok]
         needle = self.f.needle
         if needle is None:

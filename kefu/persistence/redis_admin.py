@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kefu.persistence.keyspace import count_keys, unlink_keys
+from kefu.persistence.key_scan import count_keys, unlink_keys
 from kefu.persistence.redis import Store
 
 

@@ -18,12 +18,19 @@ import orjson
 import pykka
 
 from kefu.actors.handles import ActorHandle
-from kefu.actors.messages import Accepted, AgentPresence, GetDispatcherState, PostMessage
+from kefu.actors.messages import (
+    Accepted,
+    AgentPresence,
+    GetDispatcherState,
+    Msg,
+    PostMessage,
+    Rejected,
+)
 from kefu.actors.runtime import Runtime
 from kefu.actors.system import ActorSystem
+from kefu.http.handlers.base import REJECT_STATUS
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
-from kefu.persistence.writer import Writer
 
 WAIT = 5.0
 PARK_CONN = 990_000  # a connection id no test uses for chat: the parking gate's
@@ -32,7 +39,7 @@ Frame = dict[str, Any]
 
 
 class Reply:
-    """A ``reply=`` callable: records every call (it must be called exactly once)."""
+    """An ask's reply callable: records every call (it must be called exactly once)."""
 
     def __init__(self) -> None:
         self._q: queue.Queue[Any] = queue.Queue()
@@ -52,10 +59,19 @@ class Reply:
             raise AssertionError(f"no reply within {timeout} s") from None
 
 
-def call(handle: ActorHandle, msg_type: type, timeout: float = WAIT, **fields: Any) -> Any:
-    """Tell ``msg_type(**fields, reply=...)`` to ``handle`` and wait for the reply."""
+def http_status(result: Rejected) -> int:
+    """The HTTP status a refusal becomes (the one table in kefu/http/handlers/base.py)."""
+    return REJECT_STATUS[result.reason]
+
+
+def call(handle: ActorHandle, msg: Msg | type[Msg], timeout: float = WAIT,
+         **fields: Any) -> Any:
+    """Ask ``handle`` with ``msg`` (or ``msg(**fields)`` for a message class) and wait for
+    the reply, which must come exactly once."""
+    if isinstance(msg, type):
+        msg = msg(**fields)
     reply = Reply()
-    handle.tell(msg_type(**fields, reply=reply))
+    handle.ask(msg, reply)
     value = reply.get(timeout)
     assert reply.calls == 1
     return value
@@ -188,28 +204,25 @@ class RecordingOutbox:
 
 @dataclass
 class Kit:
-    """One runtime wired like ``kefu/server.py`` (Hub replaced by a RecordingOutbox)."""
+    """One runtime built by ``kefu.assembly.actor_system``, as the server builds it, with
+    a RecordingOutbox in place of the Hub."""
 
     rt: Runtime
     system: ActorSystem
-    writer: Writer
     outbox: RecordingOutbox
     store: Store
     users: UserStore
+    stack: contextlib.ExitStack
     stopped: bool = field(default=False)
 
     # --- wiring ---------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Shut-down in reverse of start-up: actors, writer, Redis client. Idempotent."""
+        """Shut-down in reverse of start-up: actors, append log, Redis client. Idempotent."""
         if self.stopped:
             return
         self.stopped = True
-        try:
-            self.system.stop()
-        finally:
-            self.writer.stop()
-            self.store.close()
+        self.stack.close()
 
     # --- shortcuts ------------------------------------------------------------------
 
@@ -232,7 +245,7 @@ class Kit:
     def supervisor_barrier(self) -> None:
         """Return once the supervisor has handled everything told to it before."""
         assert self.rt.supervisor is not None
-        self.rt.supervisor.ask("barrier", timeout=WAIT)
+        call(self.rt.supervisor, Msg())  # it answers what it does not know with None
 
     @contextlib.contextmanager
     def parked(self, handle: ActorHandle, msg: Any = None) -> Iterator[None]:

@@ -22,7 +22,7 @@ from kefu.actors.messages import (
 )
 from kefu.domain import PRIORITY_RANK, AgentStatus, Priority, UserType
 from tests.actors.conftest import MakeRuntime
-from tests.actors.support import Reply, call
+from tests.actors.support import Reply, call, http_status
 
 
 def test_first_message_opens_session_with_available_agent(make_runtime: MakeRuntime) -> None:
@@ -83,8 +83,7 @@ def test_capacity_under_concurrent_requests(make_runtime: MakeRuntime) -> None:
     def client(batch: list[tuple[str, Priority]]) -> None:
         start.wait(5)
         for kehu, prio in batch:
-            kit.dispatcher.tell(RequestService(kehu_id=kehu, kehu_name=kehu, priority=prio,
-                                               reply=replies[kehu]))
+            kit.dispatcher.ask(RequestService(kehu_id=kehu, kehu_name=kehu, priority=prio), replies[kehu])
 
     threads = [threading.Thread(target=client, args=(kehus[i::5],)) for i in range(5)]
     for t in threads:
@@ -190,7 +189,7 @@ def test_agent_registered_later_status_and_capacity_changes(make_runtime: MakeRu
     assert call(kit.dispatcher, RequestService, kehu_id="kehu_1", kehu_name="kehu_1").data[
         "session_id"] is None
     unknown = call(kit.dispatcher, AgentPresence, kefu_id="kefu_x", connections=1)
-    assert isinstance(unknown, Rejected) and unknown.status == 404
+    assert isinstance(unknown, Rejected) and http_status(unknown) == 404
 
     kit.users.create(name="新客服", user_type=UserType.KEFU, user_id="kefu_x", max_sessions=2)
     assert isinstance(call(kit.dispatcher, RegisterAgent, kefu_id="kefu_x", name="新客服",
@@ -226,7 +225,7 @@ def test_manual_assignment_respects_capacity(make_runtime: MakeRuntime) -> None:
 
     full = call(kit.dispatcher, AssignCustomer, kehu_id="kehu_2", kehu_name="kehu_2",
                 kefu_id="kefu_a")
-    assert isinstance(full, Rejected) and (full.status, full.reason) == (409, "kefu_full")
+    assert isinstance(full, Rejected) and (http_status(full), full.reason) == (409, "kefu_full")
     busy = call(kit.dispatcher, AssignCustomer, kehu_id="kehu_1", kehu_name="kehu_1",
                 kefu_id="kefu_b")
     assert isinstance(busy, Rejected) and busy.reason == "already_in_session"
@@ -281,4 +280,4 @@ def test_switch_focuses_a_customer_and_takes_a_waiting_one(make_runtime: MakeRun
     kit.connect_agent("kefu_b")
     call(kit.dispatcher, RequestService, kehu_id="kehu_4", kehu_name="kehu_4")
     other = call(kit.dispatcher, SwitchCustomer, kefu_id="kefu_a", customer_id="kehu_4")
-    assert isinstance(other, Rejected) and other.status == 404
+    assert isinstance(other, Rejected) and http_status(other) == 404

@@ -14,7 +14,7 @@ from kefu.actors.messages import (
     Tick,
 )
 from tests.actors.conftest import MakeRuntime
-from tests.actors.support import call
+from tests.actors.support import call, http_status
 
 
 def test_idle_session_ends_retires_and_reactivates(make_runtime: MakeRuntime) -> None:
@@ -62,7 +62,7 @@ def test_idle_session_ends_retires_and_reactivates(make_runtime: MakeRuntime) ->
     twice = call(again, RateSession, user_id="kehu_1", score=1)
     assert isinstance(twice, Rejected) and twice.reason == "already_rated"
     stranger = call(again, RateSession, user_id="kehu_9", score=1)
-    assert isinstance(stranger, Rejected) and stranger.status == 404
+    assert isinstance(stranger, Rejected) and http_status(stranger) == 404
     assert kit.meta(sid)["satisfaction"] == "4"
     # the session told the dispatcher the figure before replying: it is ahead in its inbox
     assert kit.state()["agents"]["kefu_a"]["satisfaction"] == 4.0

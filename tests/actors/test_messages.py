@@ -124,8 +124,8 @@ def test_seq_is_gap_free_and_client_msg_id_stored_once(make_runtime: MakeRuntime
 
     # a resend of a recent client_msg_id: same ack, stored once
     reply = Reply()
-    session.tell(PostMessage(sender_id="kehu_1", conn_id=31, client_msg_id="k-7",
-                             content="k 7", content_type="Text", reply=reply))
+    session.ask(PostMessage(sender_id="kehu_1", conn_id=31, client_msg_id="k-7",
+                             content="k 7", content_type="Text"), reply)
     assert isinstance(reply.get(), Accepted)
     kit.outbox.wait_for(lambda: len(kit.outbox.acks(31)["k-7"]) == 2, "second ack of k-7")
     assert kit.outbox.acks(31)["k-7"] == [by_cmid["k-7"], by_cmid["k-7"]]
@@ -134,9 +134,9 @@ def test_seq_is_gap_free_and_client_msg_id_stored_once(make_runtime: MakeRuntime
     # after a restart the actor has forgotten its recent ids: Redis' dedup answers
     crash, resend = Reply(), Reply()
     with kit.parked(session):
-        session.tell(Crash(reply=crash))
-        session.tell(PostMessage(sender_id="kehu_1", conn_id=31, client_msg_id="k-8",
-                                 content="k 8", content_type="Text", reply=resend))
+        session.ask(Crash(), crash)
+        session.ask(PostMessage(sender_id="kehu_1", conn_id=31, client_msg_id="k-8",
+                                 content="k 8", content_type="Text"), resend)
     assert isinstance(crash.get(), Accepted)
     assert isinstance(resend.get(), Accepted)  # handled by the new incarnation
     kit.outbox.wait_for(lambda: len(kit.outbox.acks(31)["k-8"]) == 2, "second ack of k-8")

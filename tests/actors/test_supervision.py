@@ -19,7 +19,7 @@ from kefu.actors.messages import (
 from kefu.actors.session import Session
 from kefu.domain import UserType
 from tests.actors.conftest import MakeRuntime
-from tests.actors.support import PARK_CONN, Kit, Reply, call, session_actors_alive
+from tests.actors.support import PARK_CONN, Kit, Reply, call, http_status, session_actors_alive
 
 
 def _open_session(kit: Kit, kehu: str = "kehu_1", kefu: str = "kefu_a") -> str:
@@ -29,9 +29,9 @@ def _open_session(kit: Kit, kehu: str = "kehu_1", kefu: str = "kefu_a") -> str:
     return f"{kehu}:{kefu}"
 
 
-def _post(sender: str, conn: int, cmid: str, reply: Reply | None = None) -> PostMessage:
+def _post(sender: str, conn: int, cmid: str) -> PostMessage:
     return PostMessage(sender_id=sender, conn_id=conn, client_msg_id=cmid, content=cmid,
-                       content_type="Text", reply=reply)
+                       content_type="Text")
 
 
 def _assert_gap_free(kit: Kit, sid: str, cmids: list[str]) -> dict[str, dict]:
@@ -52,11 +52,11 @@ def test_crash_mid_traffic_restarts_and_loses_nothing(make_runtime: MakeRuntime)
     with kit.parked(session):  # everything below is queued in order, then handled
         for i in range(50):
             sender, conn = ("kehu_1", 51) if i % 2 else ("kefu_a", 52)
-            session.tell(_post(sender, conn, f"m{i}", replies[f"m{i}"]))
-        session.tell(Crash(reply=crash))
+            session.ask(_post(sender, conn, f"m{i}"), replies[f"m{i}"])
+        session.ask(Crash(), crash)
         for i in range(50, 100):
             sender, conn = ("kehu_1", 51) if i % 2 else ("kefu_a", 52)
-            session.tell(_post(sender, conn, f"m{i}", replies[f"m{i}"]))
+            session.ask(_post(sender, conn, f"m{i}"), replies[f"m{i}"])
 
     assert isinstance(crash.get(), Accepted)
     for i in range(100):
@@ -68,7 +68,7 @@ def test_crash_mid_traffic_restarts_and_loses_nothing(make_runtime: MakeRuntime)
     assert len(session_actors_alive(Session)) == 1
 
     for i in range(100, 120):  # traffic after the restart
-        session.tell(_post("kehu_1", 51, f"m{i}", replies[f"m{i}"]))
+        session.ask(_post("kehu_1", 51, f"m{i}"), replies[f"m{i}"])
     kehu = [f"m{i}" for i in range(120) if i % 2 or i >= 100]
     kefu = [f"m{i}" for i in range(100) if not i % 2]
     acks = {**kit.outbox.wait_acks(51, kehu), **kit.outbox.wait_acks(52, kefu)}
@@ -90,7 +90,7 @@ def test_restart_intensity_marks_failed_and_refuses(make_runtime: MakeRuntime) -
         after = Reply()
         with kit.parked(session):
             session.tell(Crash())
-            session.tell(_post("kehu_1", 61, f"r{round_}", after))
+            session.ask(_post("kehu_1", 61, f"r{round_}"), after)
         assert isinstance(after.get(), Accepted)
         kit.supervisor_barrier()
         assert (session.restarts, session.state) == (round_, "running")
@@ -98,9 +98,9 @@ def test_restart_intensity_marks_failed_and_refuses(make_runtime: MakeRuntime) -
     refused = Reply()
     with kit.parked(session):  # the third one is over the limit
         session.tell(Crash())
-        session.tell(_post("kehu_1", 61, "r3", refused))
+        session.ask(_post("kehu_1", 61, "r3"), refused)
     result = refused.get()
-    assert isinstance(result, Rejected) and (result.status, result.reason) == (
+    assert isinstance(result, Rejected) and (http_status(result), result.reason) == (
         503, "actor_failed")
     kit.supervisor_barrier()
     assert session.state == "failed" and not session.alive()
@@ -128,7 +128,7 @@ def test_restart_intensity_marks_failed_and_refuses(make_runtime: MakeRuntime) -
     # an operator restart brings it back, from its snapshot, with no gap
     assert kit.rt.supervisor is not None
     op = Reply()
-    kit.rt.supervisor.tell(RestartActor(actor_id=f"session:{sid}", reply=op))
+    kit.rt.supervisor.ask(RestartActor(actor_id=f"session:{sid}"), op)
     assert isinstance(op.get(), Accepted)
     assert session.state == "running"
     session.tell(_post("kehu_1", 61, "r6"))
@@ -150,11 +150,11 @@ def test_tell_between_death_and_on_failure_loses_nothing(make_runtime: MakeRunti
 
     with kit.parked(session):
         session.tell(Crash())
-        session.tell(_post("kehu_1", 71, "queued-behind-crash", queued))
+        session.ask(_post("kehu_1", 71, "queued-behind-crash"), queued)
         session.lock.acquire()
     try:
         assert old_ref.actor_stopped.wait(5)  # dead; its on_failure waits for the lock
-        session.tell(_post("kehu_1", 71, "told-in-the-window", late))
+        session.ask(_post("kehu_1", 71, "told-in-the-window"), late)
     finally:
         session.lock.release()
 
@@ -186,7 +186,7 @@ def test_sender_order_kept_across_a_restart(make_runtime: MakeRuntime) -> None:
         assert writer_held.entered.wait(5)  # p0 stored; the writer waits in its ack
         replies = [Reply() for _ in first]
         for cmid, reply in zip(first, replies, strict=True):
-            session.tell(_post("kehu_1", 81, cmid, reply))
+            session.ask(_post("kehu_1", 81, cmid), reply)
         assert all(isinstance(r.get(), Accepted) for r in replies)  # handed to the writer
         replies = [Reply() for _ in second]
         with kit.outbox.gate(PARK_CONN + 1) as reloaded:
@@ -195,7 +195,7 @@ def test_sender_order_kept_across_a_restart(make_runtime: MakeRuntime) -> None:
                 session.tell(PostMessage(sender_id="stranger", conn_id=PARK_CONN + 1,
                                          client_msg_id=None, content="", content_type="Text"))
                 for cmid, reply in zip(second, replies, strict=True):
-                    session.tell(_post("kehu_1", 81, cmid, reply))
+                    session.ask(_post("kehu_1", 81, cmid), reply)
             # The new incarnation reaches this gate once it has read its snapshot. (A
             # session that waits for the writer to drain first does not, while the writer
             # is held: then go on after a bounded wait, and release the writer.)
@@ -223,9 +223,9 @@ def test_dispatcher_crash_restores_queue_assignments_and_presence(
     crash, during, state = Reply(), Reply(), Reply()
     park = RequestService(kehu_id="kehu_1", kehu_name="kehu_1", conn_id=PARK_CONN)
     with kit.parked(dispatcher, park):  # "already in session" → an error frame → parked
-        dispatcher.tell(Crash(reply=crash))
-        dispatcher.tell(RequestService(kehu_id="kehu_4", kehu_name="kehu_4", reply=during))
-        dispatcher.tell(GetDispatcherState(reply=state))
+        dispatcher.ask(Crash(), crash)
+        dispatcher.ask(RequestService(kehu_id="kehu_4", kehu_name="kehu_4"), during)
+        dispatcher.ask(GetDispatcherState(), state)
     assert isinstance(crash.get(), Accepted)
     assert isinstance(during.get(), Accepted)
     after = state.get().data
@@ -260,8 +260,7 @@ def test_agent_connecting_while_dispatcher_restarts_becomes_available(
         with kit.outbox.cond:
             kit.outbox.counts["kefu_a"] = 1
         dispatcher.tell(Crash())
-        dispatcher.tell(AgentPresence(kefu_id="kefu_a", connections=1, opened=True,
-                                      reply=presence))
+        dispatcher.ask(AgentPresence(kefu_id="kefu_a", connections=1, opened=True), presence)
     assert isinstance(presence.get(), Accepted)
     kit.supervisor_barrier()
     assert dispatcher.restarts == 1

@@ -18,7 +18,7 @@ from kefu.actors.messages import (
 )
 from kefu.domain import Priority
 from tests.actors.conftest import MakeRuntime
-from tests.actors.support import call
+from tests.actors.support import call, http_status
 
 
 def test_transfer_then_end(make_runtime: MakeRuntime) -> None:
@@ -32,7 +32,7 @@ def test_transfer_then_end(make_runtime: MakeRuntime) -> None:
 
     refused = call(kit.dispatcher, TransferSession, session_id=old_sid, to_kefu_id="kefu_b",
                    by_user="kefu_a")
-    assert isinstance(refused, Rejected) and (refused.status, refused.reason) == (
+    assert isinstance(refused, Rejected) and (http_status(refused), refused.reason) == (
         409, "kefu_unavailable")  # kefu_b is not connected yet
     kit.connect_agent("kefu_b")
     same = call(kit.dispatcher, TransferSession, session_id=old_sid, to_kefu_id="kefu_a",

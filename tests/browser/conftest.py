@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Api, ServerProcess
+from tests.helpers import Api, ServerProcess, running
 
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,11 +52,9 @@ def chromium() -> Iterator[Browser]:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory, chromium: Browser) -> Iterator[ServerProcess]:
     """One server for the browser tests (started only when a browser is there)."""
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("browser-srv")),
-                        KEFU_AGENT_GRACE_SECONDS="120", KEFU_FAULT_INJECTION="1")
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(Path(tmp_path_factory.mktemp("browser-srv")),
+                 KEFU_AGENT_GRACE_SECONDS="120", KEFU_FAULT_INJECTION="1") as srv:
+        yield srv
 
 
 @pytest.fixture()

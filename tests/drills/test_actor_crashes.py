@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from kefu.drills.invariants import violations
 from kefu.drills.ledger import stored_messages
-from kefu.drills.proc import redis_socket_of
 from kefu.persistence.keys import Keys
 from tests.helpers import WS, Api, ServerProcess
 
@@ -120,7 +118,7 @@ def test_hundred_actor_crashes_during_traffic(tmp_path: Path, spawned: list[Serv
             f = ws.expect_one_of(("ack", "error"), timeout=15)
             assert f["type"] == "ack", f  # a crash is not a refusal
             acks[f["client_msg_id"]] = f["message"]
-    r = redis.Redis(unix_socket_path=redis_socket_of(srv.data_dir), decode_responses=True)
+    r = srv.redis_client()
     keys = Keys()
     stored: dict[str, dict[str, Any]] = {}
     for kehu_id, _c, sid in kehus:

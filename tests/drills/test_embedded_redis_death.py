@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from kefu.drills.proc import wait_health
+from kefu.testing.processes import wait_health
 from tests.helpers import WS, Api, ServerProcess, open_pair
 
 

@@ -43,7 +43,6 @@ from hypothesis.stateful import (
 )
 
 from kefu.drills.invariants import sessions_of, violations
-from kefu.drills.proc import redis_socket_of
 from kefu.persistence.keys import Keys
 from tests.helpers import WS, Api, ServerProcess
 
@@ -85,8 +84,7 @@ class ChatModel(RuleBasedStateMachine):
     # --- helpers -----------------------------------------------------------------------
 
     def redis(self) -> redis.Redis:
-        return redis.Redis(unix_socket_path=redis_socket_of(self.srv.data_dir),
-                           decode_responses=True)
+        return self.srv.redis_client()
 
     def user(self, i: int, kind: str) -> str:
         pool = self.kehu if kind == "kehu" else self.kefu

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from kefu.drills import rest
-from kefu.drills.chaos import connect_crowd, settle
+from kefu.drills.crowd import connect_crowd, settle
 from kefu.drills.ledger import tally
-from kefu.drills.proc import wait_health
 from kefu.persistence.keys import Keys
+from kefu.testing.processes import wait_health
 from tests.helpers import Api, RedisServer, ServerProcess
 
 OUTAGE = 10.0  # seconds without Redis
@@ -72,8 +72,7 @@ async def drill(srv: ServerProcess, rs: RedisServer, admin: Api) -> dict[str, An
     await asyncio.sleep(2.0)  # traffic before the outage
     probes: list[tuple[str, int, float, dict[str, Any]]] = []
     stop_probe = threading.Event()
-    rs.proc.kill()  # type: ignore[union-attr]
-    rs.proc.wait()  # type: ignore[union-attr]
+    rs.kill9()
     t_down = time.monotonic()
     prober = loop.run_in_executor(None, probe, srv.base, admin.token, sids[0], stop_probe,
                                   probes)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Api, ServerProcess
+from tests.e2e.message_corpus import Corpus, build_corpus
+from tests.helpers import Api, ServerProcess, running
+
+E2E_ENV = {"KEFU_AGENT_GRACE_SECONDS": "2", "KEFU_FAULT_INJECTION": "1"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("srv")), KEFU_AGENT_GRACE_SECONDS="2",
-                        KEFU_FAULT_INJECTION="1")
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(Path(tmp_path_factory.mktemp("srv")), **E2E_ENV) as srv:
+        yield srv
 
 
 @pytest.fixture()
@@ -27,7 +27,13 @@ def admin(server: ServerProcess) -> Api:
 @pytest.fixture()
 def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server of its own (for tests that need an empty queue or kill it)."""
-    srv = ServerProcess(tmp_path / "srv", KEFU_AGENT_GRACE_SECONDS="2", KEFU_FAULT_INJECTION="1")
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(tmp_path / "srv", **E2E_ENV) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def corpus(server: ServerProcess) -> Iterator[Corpus]:
+    """A few thousand real messages on the module's server (message_corpus.py)."""
+    c = build_corpus(server)
+    yield c
+    c.close()

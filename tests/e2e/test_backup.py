@@ -19,8 +19,9 @@ import orjson
 import pytest
 import redis
 
-from kefu.persistence import backup, keyspace
-from tests.helpers import KEFU_BIN, WS, Api, Monitor, RedisServer, ServerProcess
+from kefu.persistence import backup, key_scan
+from kefu.testing.processes import KEFU_BIN
+from tests.helpers import WS, Api, Monitor, RedisServer, ServerProcess
 
 PREFIX = "b[k]:"  # glob characters: an unescaped MATCH would also take "bk:…"
 
@@ -81,7 +82,7 @@ def same_dump(r: redis.Redis, key: Any) -> bool:
 def snapshot(r: redis.Redis, prefix: str) -> dict[bytes, tuple[Any, bytes | None, int]]:
     """Every key → (type and value, DUMP where its bytes are stable, PTTL)."""
     out = {}
-    for batch in keyspace.scan_batches(r, prefix):
+    for batch in key_scan.scan_batches(r, prefix):
         for key in batch:
             out[key] = (value(r, key), r.dump(key) if same_dump(r, key) else None, r.pttl(key))
     return out
@@ -106,7 +107,7 @@ def test_round_trip_restores_every_key_and_nothing_else(rs: RedisServer, tmp_pat
     assert {e["key"].encode(): e["type"] for e in backup.entries(path)} == \
         {k: v[0][0] for k, v in before.items()}  # the type, read from each DUMP payload
 
-    assert keyspace.unlink_keys(r, PREFIX) == len(before)
+    assert key_scan.unlink_keys(r, PREFIX) == len(before)
     assert snapshot(r, PREFIX) == {}
     result = backup.restore(r, path, PREFIX)
     assert result["restored"] == len(before) and result["expired"] == 0
@@ -221,7 +222,7 @@ def test_a_dump_that_outlives_the_pause_is_discarded(rs: RedisServer, tmp_path: 
 
 
 def cli(srv: ServerProcess, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KEFU_BIN, *args], env={**srv.env, **env}, capture_output=True,
+    return subprocess.run([KEFU_BIN, *args], env={**srv.full_env, **env}, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -243,7 +244,7 @@ def chat(srv: ServerProcess, admin: Api) -> tuple[str, str]:
 
 
 def stored_dumps(r: redis.Redis, prefix: str) -> dict[str, bytes]:
-    return {k.decode(): r.dump(k) for batch in keyspace.scan_batches(r, prefix) for k in batch}
+    return {k.decode(): r.dump(k) for batch in key_scan.scan_batches(r, prefix) for k in batch}
 
 
 def test_rest_backup_flush_and_cli_restore(rs: RedisServer, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, open_pair
 
 
 def _redis_pid(data_dir: Path) -> int:
@@ -124,14 +124,9 @@ def test_sigterm_tells_clients_and_exits_zero(fresh_server: ServerProcess) -> No
 
 def test_agent_grace_period_requeues_at_front(fresh_server: ServerProcess) -> None:
     admin = Api.login(fresh_server.base, "admin", "admin-pass")
-    kefu_id, kefu = admin.create_kefu(max_sessions=1)
-    k = WS(fresh_server.ws_url, kefu.token)
-    k.expect("hello")
-    kehu_id, kehu = admin.guest()
-    c = WS(fresh_server.ws_url, kehu.token)
-    c.expect("hello")
-    c.send(type="request_service")
-    sid = c.expect("assigned")["session"]["session_id"]
+    pair = open_pair(fresh_server, admin, max_sessions=1)
+    kefu_id, kefu, kehu_id, k, c, sid = (pair.kefu_id, pair.kefu, pair.kehu_id, pair.k,
+                                         pair.c, pair.sid)
     _, other = admin.guest()
     o = WS(fresh_server.ws_url, other.token)
     o.expect("hello")

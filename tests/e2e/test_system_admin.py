@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from kefu.persistence.keyspace import prefix_match
+from kefu.persistence.key_scan import prefix_match
 from tests.helpers import WS, Api, Monitor, RedisServer, ServerProcess
 
 PREFIX = "k[t]:"
@@ -22,15 +22,26 @@ FOREIGN = {"kt:victim": "str", "kt:user:admin": "hash", "other:app": "hash", "k[
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    rs = RedisServer(Path(tmp_path_factory.mktemp("shared"))).start()
+def shared_redis(data_dir: Path) -> RedisServer:
+    """A Redis that also holds another application's keys (near misses included)."""
+    rs = RedisServer(data_dir).start()
     r = rs.client()
     r.set("kt:victim", "keep me")
     r.hset("kt:user:admin", "user_type", "admin")
     r.hset("other:app", mapping={"a": "1"})
     r.expire("other:app", 3600)
     r.set("k[t]x", "near miss")
+    return rs
+
+
+def server_on(rs: RedisServer, data_dir: Path) -> ServerProcess:
+    return ServerProcess(data_dir, KEFU_REDIS_URL=rs.url, KEFU_REDIS_PREFIX=PREFIX,
+                         KEFU_FAULT_INJECTION="1").start()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    rs = shared_redis(Path(tmp_path_factory.mktemp("shared")))
     yield rs
     rs.stop()
 
@@ -38,8 +49,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def srv(shared: RedisServer,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(Path(tmp_path_factory.mktemp("admin")), KEFU_REDIS_URL=shared.url,
-                           KEFU_REDIS_PREFIX=PREFIX, KEFU_FAULT_INJECTION="1").start()
+    server = server_on(shared, Path(tmp_path_factory.mktemp("admin")))
     yield server
     server.stop()
 
@@ -201,12 +211,18 @@ def test_keys_scan_inside_the_prefix_with_a_cursor(admin: Api, shared: RedisServ
         assert resp.status_code == 400 and "details" in resp.json(), bad
 
 
-def test_backup_reply_and_file(admin: Api, srv: ServerProcess) -> None:
+def test_backup_reply_and_file(admin: Api, srv: ServerProcess, shared: RedisServer) -> None:
+    r = shared.client()
+    with r.pipeline() as pipe:  # a thousand keys of this test's own (nothing left by others)
+        for i in range(1000):
+            pipe.set(f"{PREFIX}bk:{i}", i)
+        pipe.execute()
+    before = ours(r, rates=False)
     data = admin.ok("POST", "/api/system/backup")
     assert set(data) >= {"name", "size_bytes", "key_count", "created_at", "path"}
     path = Path(data["path"])
     assert path.parent == (srv.data_dir / "backups").resolve() and path.is_file()
-    assert data["size_bytes"] == path.stat().st_size and data["key_count"] > 1200
+    assert data["size_bytes"] == path.stat().st_size and data["key_count"] >= len(before)
     assert data["consistent"] is True and data["created_at"].endswith("Z")
     listed = admin.ok("GET", "/api/system/backups")["backups"]
     assert data["name"] in [b["name"] for b in listed]
@@ -214,6 +230,7 @@ def test_backup_reply_and_file(admin: Api, srv: ServerProcess) -> None:
 
     keys = [e["key"] for e in entries(path)]
     assert len(keys) == data["key_count"] and all(k.startswith(PREFIX) for k in keys)
+    assert {k.decode() for k in before} <= set(keys)
     logged = admin.ok("GET", "/api/system/logs?limit=20")["logs"]
     assert any(e["event"] == "backup_created" and e["fields"]["name"] == data["name"]
                and e["fields"]["by"] == "admin" for e in logged)
@@ -241,8 +258,21 @@ def test_no_keys_flushall_or_flushdb_is_ever_sent(admin: Api, shared: RedisServe
     assert scans and all(" MATCH k\\\\[t\\\\]:" in c for c in scans), scans[:3]
 
 
+@pytest.fixture()
+def flushed(tmp_path: Path) -> Iterator[tuple[ServerProcess, RedisServer]]:
+    """A server and shared Redis of the flush test's own: a flush empties the log and
+    the users that the module's other tests read (they must not depend on order)."""
+    rs = shared_redis(tmp_path / "shared")
+    server = server_on(rs, tmp_path / "srv")
+    yield server, rs
+    server.stop()
+    rs.stop()
+
+
 def test_flush_deletes_only_our_keys_and_keeps_the_admins(
-        srv: ServerProcess, admin: Api, shared: RedisServer) -> None:
+        flushed: tuple[ServerProcess, RedisServer]) -> None:
+    srv, shared = flushed
+    admin = Api.login(srv.base, "admin", "admin-pass")
     r = shared.client()
     kefu_id, kefu = admin.create_kefu()
     admin.ok("POST", "/api/users/create", {"id": "ops", "name": "运维", "user_type": "admin",
@@ -296,7 +326,7 @@ def test_flush_deletes_only_our_keys_and_keeps_the_admins(
 
 
 def test_prefix_is_a_literal_inside_every_pattern() -> None:
-    from kefu.persistence.keyspace import check_pattern, glob_escape  # noqa: PLC0415
+    from kefu.persistence.key_scan import check_pattern, glob_escape  # noqa: PLC0415
 
     assert glob_escape("k[t]:*?\\") == "k\\[t\\]:\\*\\?\\\\"
     assert prefix_match("k[t]:", "user:*") == "k\\[t\\]:user:*"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kefu.persistence.redis import Store
-from tests.helpers import WS, Api, RedisServer, ServerProcess
+from tests.helpers import Api, RedisServer, ServerProcess, running
 
 MSG_LIMIT = 5  # chat messages per kehu per minute on the test server
 LOGIN_LIMIT = 3  # failed logins per user id per window
@@ -24,24 +24,13 @@ LIMITED_ENV = {"KEFU_KEHU_MSG_RATE_PER_MINUTE": str(MSG_LIMIT),
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for the security tests (the fuzz test has its own, for its counts)."""
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("sec")), **LIMITED_ENV)
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(Path(tmp_path_factory.mktemp("sec")), **LIMITED_ENV) as srv:
+        yield srv
 
 
 @pytest.fixture()
 def admin(server: ServerProcess) -> Api:
     return Api.login(server.base, "admin", "admin-pass")
-
-
-@pytest.fixture()
-def sockets() -> Iterator[list[WS]]:
-    """WebSockets a test opens (append them); all closed afterwards."""
-    opened: list[WS] = []
-    yield opened
-    for ws in opened:
-        ws.close()
 
 
 @pytest.fixture(scope="module")

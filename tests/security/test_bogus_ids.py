@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from kefu.bench.server import proc_status
-from kefu.drills.proc import redis_socket_of
 from tests.helpers import WS, Api, ServerProcess, connect, open_pair
 
 
@@ -36,9 +35,7 @@ def admin(server: ServerProcess) -> Api:
 
 
 def redis_keys(server: ServerProcess, pattern: str) -> list[str]:
-    import redis  # noqa: PLC0415
-
-    r = redis.Redis(unix_socket_path=redis_socket_of(server.data_dir), decode_responses=True)
+    r = server.redis_client()
     try:
         return list(r.scan_iter(match=pattern, count=1000))
     finally:

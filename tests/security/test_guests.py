@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-import redis
 
-from kefu.drills.proc import redis_socket_of
 from tests.helpers import WS, Api, ServerProcess, connect, open_pair
 
 TTL_DAYS = 1.5 / 86_400  # 1.5 s
@@ -55,7 +53,7 @@ def test_idle_guests_are_removed_and_their_history_stays(
     assert admin.ok("GET", f"/api/sessions/{pair.sid}")["session"]["kehu_name"] == "访客"
     # the connected one and the one in a session were kept (and still work)
     assert not gone(live, live_id) and not gone(busy.kehu, busy.kehu_id)
-    r = redis.Redis(unix_socket_path=redis_socket_of(srv.data_dir), decode_responses=True)
+    r = srv.redis_client()
     try:
         leftovers = [k for k in r.scan_iter(match=f"kefu:user:{idle_id}*")]
         assert leftovers == []

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kefu.http.wire import FRAME_TYPES, FrameError, parse_frame
-from tests.helpers import WS, Api, ServerProcess
+from tests.helpers import WS, Api, ServerProcess, running
 from tests.security.conftest import LIMITED_ENV
 
 # Few, long batches: the server's sockets leave Nagle on, so each batch's replies wait on
@@ -184,10 +184,8 @@ def counts(server: ServerProcess) -> tuple[int, int, int]:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own: no other test's sessions come and go during the count."""
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("fuzz")), **LIMITED_ENV)
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(Path(tmp_path_factory.mktemp("fuzz")), **LIMITED_ENV) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ the stream fields, how they read back, and what of a request body is kept."""
 from __future__ import annotations
 
 from kefu.domain import parse_iso
-from kefu.http.handlers.audit import masked
+from kefu.http.audit_trail import masked
 from kefu.persistence.audit import entry_fields, entry_out
 
 

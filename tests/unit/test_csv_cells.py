@@ -1,12 +1,12 @@
-"""CSV export cells are neutralized against formula injection (OWASP); kefu/http/handlers
-/messages.py."""
+"""CSV export cells are neutralized against formula injection (OWASP);
+kefu/http/export_formats.py."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from kefu.http.handlers.messages import FORMATS, csv_cell
+from kefu.http.export_formats import FORMATS, csv_cell
 
 
 def test_formula_starts_get_a_quote() -> None:

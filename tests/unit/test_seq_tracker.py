@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kefu.http.connections import SeqTracker
+from kefu.http.seq_tracker import SeqTracker
 
 
 def test_empty_tracker():

@@ -132,11 +132,8 @@ class MaintenanceHandler(BaseHandler):
     async def put(self) -> None:
         me = await self.authenticate(UserType.ADMIN)
         body = self.parse(MaintenanceBody)
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply:
-                                             SetMaintenance(enabled=body.enabled,
-                                                            message=body.message or "",
-                                                            by=me.id, reply=reply))
-        data = self.result(result, "ok")
+        data = await self.ask(SetMaintenance(enabled=body.enabled,
+                                             message=body.message or "", by=me.id))
         # the dispatcher has stored it: the HTTP layer's copy follows
         self.state.maintenance = await self.state.bridge.run_io(stored.load, self.state.store)
         self.ok("maintenance_on" if body.enabled else "maintenance_off", data)

@@ -136,9 +136,7 @@ class AnalyticsBase(BaseHandler):
         return Analytics(self.state.store), start, end
 
     async def dispatcher_state(self) -> dict[str, Any]:
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                             lambda reply: GetDispatcherState(reply=reply))
-        return self.result(result, "ok")
+        return await self.ask(GetDispatcherState())
 
     def online_users(self, user_type: str) -> int:
         """Distinct users of one type with a live WebSocket (the loop's registry)."""

@@ -14,9 +14,9 @@ from kefu.domain import User, UserType, iso
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import GuestBody, LoginBody, RevokedOut, TokenOut
 from kefu.http.openapi import doc
-from kefu.http.websocket import CLOSE_UNAUTHORIZED
 from kefu.persistence.rate_limits import Limit, RateLimits, Verdict
 from kefu.persistence.users import USER_ID_RE, token_digest
+from kefu.protocol import CloseCode
 
 
 def login_limit(s: Settings) -> Limit:
@@ -115,7 +115,7 @@ class LogoutHandler(BaseHandler):
         assert token is not None
         await self.state.bridge.run_io(self.state.users.revoke_token, token)
         # sockets opened with this token close too (4401); the user's others stay
-        self.state.hub.close_user(me.id, CLOSE_UNAUTHORIZED, "token revoked",
+        self.state.hub.close_user(me.id, CloseCode.UNAUTHORIZED, "token revoked",
                                   [token_digest(token)])
         self.ok("logout_ok", {"revoked": True})
 

@@ -15,13 +15,17 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
-from kefu.actors.messages import Accepted, Rejected
+from kefu.actors.handles import ActorHandle
+from kefu.actors.messages import Accepted, Msg, Rejected
 from kefu.domain import User, UserType, iso, now
+from kefu.http.audit_trail import record
 from kefu.http.client_address import client_address
 from kefu.http.i18n import text, wants_english
 from kefu.http.maintenance_gate import GUEST_PATH, refuses
 from kefu.http.state import AppState
 from kefu.persistence.redis import REDIS_ERRORS
+from kefu.protocol import RejectReason
+from kefu.protocol import RejectReason as R
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -45,8 +49,26 @@ class ApiError(HTTPError):
         self.params = params
 
 
+# The HTTP status of every refusal: the one table (actors speak RejectReason, not HTTP).
+REJECT_STATUS: dict[RejectReason, int] = {
+    **dict.fromkeys((R.BAD_REQUEST, R.INVALID_JSON, R.BAD_FRAME, R.UNKNOWN_TYPE,
+                     R.CONTENT_TOO_LONG), 400),
+    R.FORBIDDEN: 403,
+    **dict.fromkeys((R.SESSION_NOT_FOUND, R.KEFU_NOT_FOUND, R.CUSTOMER_NOT_FOUND,
+                     R.ACTOR_NOT_FOUND), 404),
+    **dict.fromkeys((R.SESSION_ENDED, R.SESSION_ACTIVE, R.SESSION_NOT_ACTIVE, R.NO_SESSION,
+                     R.ALREADY_IN_SESSION, R.ALREADY_RATED, R.KEFU_FULL, R.KEFU_UNAVAILABLE,
+                     R.KEFU_HAS_SESSIONS, R.TRANSFER_SAME_KEFU), 409),
+    R.RATE_LIMITED: 429,
+    R.INTERNAL: 500,
+    **dict.fromkeys((R.MAINTENANCE, R.STORAGE_UNAVAILABLE, R.OUTCOME_UNKNOWN,
+                     R.ACTOR_FAILED, R.TIMEOUT), 503),
+}
+
+
 def rejected(result: Rejected) -> ApiError:
-    return ApiError(result.status, result.reason, **result.params)
+    """An actor's refusal → the error reply (its status from :data:`REJECT_STATUS`)."""
+    return ApiError(REJECT_STATUS[result.reason], result.reason.value, **result.params)
 
 
 class BaseHandler(RequestHandler):
@@ -64,12 +86,10 @@ class BaseHandler(RequestHandler):
         self.set_header("X-Request-Id", self.request_id)
 
     def on_finish(self) -> None:
-        """Admin writes leave an audit entry (kefu/http/handlers/audit.py)."""
+        """Admin writes leave an audit entry (kefu/http/audit_trail.py)."""
         user = getattr(self, "user", None)
         if (user is not None and user.user_type is UserType.ADMIN
                 and self.request.method not in ("GET", "HEAD", "OPTIONS")):
-            from kefu.http.handlers.audit import record  # noqa: PLC0415 - imports this module
-
             record(self)
 
     def client_address(self) -> str:
@@ -158,6 +178,14 @@ class BaseHandler(RequestHandler):
         if raw.lower() in ("0", "false", "no"):
             return False
         raise ApiError(400, "bad_request", {name: "must be true or false"})
+
+    # --- actors ---------------------------------------------------------------------
+
+    async def ask(self, msg: Msg, handle: ActorHandle | None = None) -> dict[str, Any]:
+        """Ask an actor (the dispatcher unless ``handle``) and return its ``Accepted``
+        data; a refusal raises the matching error reply. Never blocks the loop."""
+        return self.result(await self.state.bridge.ask(handle or self.state.rt.dispatcher(),
+                                                       msg), "ok")
 
     # --- replies --------------------------------------------------------------------
 

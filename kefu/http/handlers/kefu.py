@@ -59,9 +59,7 @@ class SwitchHandler(BaseHandler):
         me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
         if me.user_type is UserType.KEFU and me.id != kefu_id:
             raise ApiError(403, "forbidden")
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: SwitchCustomer(
-            kefu_id=kefu_id, customer_id=customer_id, reply=reply))
-        data = self.result(result, "switch_ok")
+        data = await self.ask(SwitchCustomer(kefu_id=kefu_id, customer_id=customer_id))
         self.ok("switch_ok", data, kefu_id=kefu_id, customer_id=customer_id)
 
 
@@ -70,9 +68,7 @@ class WaitingHandler(BaseHandler):
          response=WaitingOut, tag="kefu", errors=(401, 403))
     async def get(self) -> None:
         await self.authenticate(UserType.ADMIN, UserType.KEFU)
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                             lambda reply: GetWaiting(reply=reply))
-        self.ok("waiting_ok", self.result(result, "waiting_ok"))
+        self.ok("waiting_ok", await self.ask(GetWaiting()))
 
 
 class AssignHandler(BaseHandler):
@@ -92,9 +88,8 @@ class AssignHandler(BaseHandler):
             raise ApiError(404, "user_not_found")
         if customer.user_type is not UserType.KEHU:
             raise ApiError(400, "not_a_kehu")
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: AssignCustomer(
+        data = await self.ask(AssignCustomer(
             kehu_id=customer.id, kehu_name=customer.name, kefu_id=body.kefu_id,
-            priority=body.priority, note=body.note, force=body.force, reply=reply))
-        data = self.result(result, "assign_ok")
+            priority=body.priority, note=body.note, force=body.force))
         key = "assign_ok" if data["status"] == "assigned" else "assign_queued"
         self.ok(key, data, customer_id=customer.id, kefu_id=data.get("assigned_kefu_id"))

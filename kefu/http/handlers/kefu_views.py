@@ -73,14 +73,12 @@ class AvailableOut(BaseModel):
 def slot_of(kefu_id: str, data: dict[str, Any]) -> AgentSlot:
     """The dispatcher's published view of one agent back as an :class:`AgentSlot`, so the
     routing module's own rules (availability, utilization, efficiency) apply unchanged."""
-    slot = AgentSlot(kefu_id=kefu_id, name=data["name"], max_sessions=data["max_sessions"],
+    resp_total, resp_count, sat_total, sat_count = data["totals"]
+    return AgentSlot(kefu_id=kefu_id, name=data["name"], max_sessions=data["max_sessions"],
                      status=AgentStatus(data["status"]), connections=data["connections"],
-                     active=set(data["active"]), last_assigned_at=data["last_assigned_at"])
-    if data["avg_response"] is not None:
-        slot.resp_total, slot.resp_count = float(data["avg_response"]), 1
-    if data["satisfaction"] is not None:
-        slot.sat_total, slot.sat_count = float(data["satisfaction"]), 1
-    return slot
+                     active=set(data["active"]), last_assigned_at=data["last_assigned_at"],
+                     resp_total=resp_total, resp_count=resp_count, sat_total=sat_total,
+                     sat_count=sat_count)
 
 
 def workload_status(slot: AgentSlot) -> str:
@@ -102,9 +100,7 @@ def last_activity(slot: AgentSlot, sent: dict[str, float]) -> str | None:
 class AgentViewBase(BaseHandler):
     async def agents(self) -> dict[str, AgentSlot]:
         """Every registered agent, as the dispatcher sees it now."""
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                             lambda reply: GetDispatcherState(reply=reply))
-        data = self.result(result, "ok")
+        data = await self.ask(GetDispatcherState())
         return {k: slot_of(k, v) for k, v in data["agents"].items()}
 
     async def own_kefu(self, kefu_id: str) -> User:

@@ -13,31 +13,23 @@ its ``seq`` stay, every read then shows it with ``content`` "" and ``deleted`` t
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, Field
 from tornado.iostream import StreamClosedError
 
 from kefu.domain import UserType
+from kefu.http.export_formats import CSV_COLUMNS, FORMATS
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import DateText, Query, absent, parse_query
 from kefu.http.handlers.sessions import can_read
 from kefu.http.models import Body, MessageOut, UserId
 from kefu.http.openapi import doc
-from kefu.persistence.messages_query import (
-    BoundsError,
-    MessageFilter,
-    MessageQuery,
-    parse_bounds,
-)
+from kefu.persistence.message_filter import BoundsError, MessageFilter, parse_bounds
+from kefu.persistence.messages_query import MessageQuery
 from kefu.persistence.redis import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
@@ -143,54 +135,6 @@ def to_filter(q: MessageListQuery | SearchBody | ExportBody) -> MessageFilter:
 def pagination(page: int, limit: int, total: int) -> dict[str, Any]:
     return {"page": page, "limit": limit, "total": total,
             "total_pages": (total + limit - 1) // limit, "has_more": page * limit < total}
-
-
-# --- export formats ---------------------------------------------------------------------
-
-CSV_COLUMNS = ("id", "session_id", "seq", "from", "to", "content_type", "content",
-               "timestamp", "url")
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run: text that starts like a formula (``=``, ``+``,
-    ``-``, ``@``, tab, CR) gets a leading ``'`` (OWASP, CSV injection). JSON and NDJSON
-    exports stay verbatim."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_rows(batch: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    for m in batch:
-        w.writerow([csv_cell(m.get(c)) for c in CSV_COLUMNS])
-    return buf.getvalue()
-
-
-@dataclass(frozen=True)
-class Format:
-    media: str
-    head: str
-    tail: str
-    encode: Callable[[list[dict[str, Any]], bool], bytes]
-
-
-FORMATS = {
-    "json": Format("application/json; charset=utf-8", "[", "]\n", lambda b, first: (
-        b"" if first else b",") + b",".join(orjson.dumps(m) for m in b)),
-    "ndjson": Format("application/x-ndjson; charset=utf-8", "", "", lambda b, _first: b"".join(
-        orjson.dumps(m) + b"\n" for m in b)),
-    # a BOM so spreadsheet programs read the UTF-8 (Chinese) text right
-    "csv": Format("text/csv; charset=utf-8", "\ufeff" + _csv_rows([dict(zip(
-        CSV_COLUMNS, CSV_COLUMNS, strict=True))]), "",
-        lambda b, _first: _csv_rows(b).encode()),
-}
 
 
 # --- handlers ---------------------------------------------------------------------------

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kefu.actors.messages import RestartActor
 from kefu.domain import UserType
 from kefu.http.admin_models import FlushBody, FlushOut, KeysOut, KeysQuery, RedisStatusOut
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import parse_query
 from kefu.http.openapi import doc
-from kefu.persistence import keyspace, redis_admin
+from kefu.persistence import key_scan, redis_admin
 
 MAX_CURSOR = 2**64 - 1
 DEFAULT_LIMIT = 100
@@ -45,10 +44,7 @@ class RedisFlushHandler(BaseHandler):
             return result
 
         result = await self.state.bridge.run_io(run)
-        # actors hold what was just deleted: restart each from the (now empty) store
-        for handle in rt.registry.all():
-            if handle.alive() and rt.supervisor is not None:
-                rt.supervisor.tell(RestartActor(actor_id=handle.id))
+        self.state.system.recycle_all()  # actors held what was just deleted
         self.ok("redis_flushed", {**result, "prefix": store.keys.prefix}, **result)
 
 
@@ -61,7 +57,7 @@ class RedisKeysHandler(BaseHandler):
         q = parse_query(self, KeysQuery)
         prefix = self.state.store.keys.prefix
         try:
-            pattern = keyspace.check_pattern(q.pattern, prefix)
+            pattern = key_scan.check_pattern(q.pattern, prefix)
         except ValueError as exc:
             raise ApiError(400, "bad_request", {"pattern": str(exc)}) from exc
         cursor = int(q.cursor)
@@ -71,7 +67,7 @@ class RedisKeysHandler(BaseHandler):
         store = self.state.store
 
         def run() -> tuple[list[dict[str, Any]], int]:
-            return keyspace.keys_page(store.client, prefix, pattern, cursor, limit)
+            return key_scan.keys_page(store.client, prefix, pattern, cursor, limit)
 
         items, nxt = await self.state.bridge.run_io(run)
         self.ok("redis_keys_ok", {"keys": items, "cursor": str(nxt),

@@ -202,10 +202,9 @@ class SessionTransferHandler(SessionBase):
         meta = await self.load_session(sid, me)
         if me.user_type is UserType.KEFU and meta.get("kefu_id") != me.id:
             raise ApiError(404, "session_not_found")
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: TransferSession(
+        data = await self.ask(TransferSession(
             session_id=sid, to_kefu_id=body.to_kefu_id, reason=body.reason, note=body.note,
-            by_user=me.id, reply=reply))
-        data = self.result(result, "session_transferred")
+            by_user=me.id))
         self.ok("session_transferred", data, to_kefu_id=body.to_kefu_id)
 
 
@@ -220,9 +219,8 @@ class SessionEndHandler(SessionBase):
         meta = await self.load_session(sid, me)
         if me.user_type is UserType.KEFU and meta.get("kefu_id") != me.id:
             raise ApiError(404, "session_not_found")
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: EndSession(
-            session_id=sid, reason="ended", by_user=me.id, reply=reply))
-        self.ok("session_ended_ok", self.result(result, "session_ended_ok"))
+        self.ok("session_ended_ok", await self.ask(EndSession(session_id=sid, reason="ended",
+                                                              by_user=me.id)))
 
 
 class SessionStatisticsHandler(SessionBase):

@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu import __version__
+from kefu.actors.handles import HandleState
 from kefu.actors.messages import Crash, RestartActor
 from kefu.domain import UserType, iso, now
 from kefu.http.handlers.base import ApiError, BaseHandler
@@ -62,7 +63,7 @@ class ActorOut(BaseModel):
     actor_id: str = Field(description="kind:id")
     kind: str
     id: str
-    state: Literal["stopped", "running", "restarting", "failed"]
+    state: HandleState
     alive: bool
     mailbox_depth: int
     restarts: int
@@ -97,10 +98,8 @@ class HealthHandler(BaseHandler):
             redis = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
         except REDIS_ERRORS as exc:
             redis = {"ok": False, "error": type(exc).__name__}
-        handles = self.state.rt.registry.all()
-        failed = [h.id for h in handles if h.state == "failed"]
-        dispatcher_ok = self.state.rt.dispatcher().alive()
-        healthy = redis["ok"] and not failed and dispatcher_ok
+        actors = self.state.system.health()
+        healthy = redis["ok"] and not actors["failed"] and actors["dispatcher_alive"]
         maintenance = self.state.maintenance.enabled  # healthy in maintenance: still 200
         status = ("maintenance" if maintenance else "healthy") if healthy else "unhealthy"
         data: dict[str, Any] = {"status": status, "maintenance": maintenance,
@@ -110,8 +109,7 @@ class HealthHandler(BaseHandler):
                 "version": __version__,
                 "uptime_seconds": int(now() - self.state.rt.started_at),
                 "redis": redis,
-                "actors": {"total": len(handles), "running": sum(h.alive() for h in handles),
-                           "failed": failed, "dispatcher_alive": dispatcher_ok},
+                "actors": actors,
                 "connections": self.state.hub.stats(),
             })
         if not healthy:
@@ -142,9 +140,7 @@ class ActorsHandler(BaseHandler):
     async def get(self) -> None:
         await self.authenticate(UserType.ADMIN)
         kind = parse_query(self, ActorsQuery).kind
-        actors = [h.describe() for h in self.state.rt.registry.all()
-                  if kind is None or h.kind == kind]
-        actors.sort(key=lambda a: a["actor_id"])
+        actors = self.state.system.describe(kind)
         self.ok("actors_ok", {"actors": actors, "total": len(actors)})
 
 
@@ -155,10 +151,8 @@ class ActorRestartHandler(BaseHandler):
         await self.authenticate(UserType.ADMIN)
         if self.state.rt.registry.find(actor_id) is None:
             raise ApiError(404, "actor_not_found")
-        sup = self.state.rt.supervisor
-        result = await self.state.bridge.ask(_SupervisorHandle(sup), lambda reply: RestartActor(
-            actor_id=actor_id, reply=reply))
-        self.ok("actor_restarted", self.result(result, "actor_restarted"))
+        self.ok("actor_restarted", await self.ask(RestartActor(actor_id=actor_id),
+                                                  self.state.rt.supervisor))
 
 
 class ActorCrashHandler(BaseHandler):
@@ -173,13 +167,3 @@ class ActorCrashHandler(BaseHandler):
             raise ApiError(404, "actor_not_found")
         handle.tell(Crash())
         self.ok("ok", {"actor_id": actor_id, "injected": True})
-
-
-class _SupervisorHandle:
-    """Lets ``bridge.ask`` talk to the supervisor's plain ActorRef."""
-
-    def __init__(self, ref: Any) -> None:
-        self.ref = ref
-
-    def tell(self, msg: Any) -> None:
-        self.ref.tell(msg)

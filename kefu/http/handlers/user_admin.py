@@ -21,9 +21,9 @@ from kefu.http.handlers.users import UserHandler as UserDetailHandler
 from kefu.http.handlers.users import require_self_or_admin
 from kefu.http.models import Body, Name, Password, UserOut
 from kefu.http.openapi import doc
-from kefu.http.websocket import CLOSE_UNAUTHORIZED
 from kefu.persistence.accounts import delete_user, update_user
 from kefu.persistence.listings import page_of_user_ids, user_ids
+from kefu.protocol import CloseCode
 
 BOOTSTRAP_ADMIN = "admin"
 Permission = Annotated[str, Field(min_length=1, max_length=64)]
@@ -75,9 +75,7 @@ class PermissionsOut(BaseModel):
 class UserAdminBase(BaseHandler):
     async def live_status(self) -> dict[str, str]:
         """kefu id → effective status from the dispatcher (offline without a connection)."""
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                             lambda reply: GetDispatcherState(reply=reply))
-        agents = self.result(result, "ok")["agents"]
+        agents = (await self.ask(GetDispatcherState()))["agents"]
         return {k: slot_of(k, v).effective_status.value for k, v in agents.items()}
 
     def user_view(self, user: User, live: dict[str, str]) -> dict[str, Any]:
@@ -95,10 +93,8 @@ class UserAdminBase(BaseHandler):
 
     async def sync_agent(self, user: User) -> None:
         """Tell the dispatcher a kefu's current name and capacity, and wait for it."""
-        result = await self.state.bridge.ask(
-            self.state.rt.dispatcher(), lambda reply: RegisterAgent(
-                kefu_id=user.id, name=user.name, max_sessions=user.max_sessions, reply=reply))
-        self.result(result, "ok")
+        await self.ask(RegisterAgent(kefu_id=user.id, name=user.name,
+                                     max_sessions=user.max_sessions))
 
 
 class UserListHandler(UserAdminBase):
@@ -170,7 +166,7 @@ class UserHandler(UserAdminBase, UserDetailHandler):
                 self.state.users.set_password, user_id, body.password, keep)
             done = doomed is not None
             # the sockets opened with a revoked token go too (4401), the caller's stay
-            self.state.hub.close_user(user_id, CLOSE_UNAUTHORIZED, "token revoked", doomed or [])
+            self.state.hub.close_user(user_id, CloseCode.UNAUTHORIZED, "token revoked", doomed or [])
         user = await self.state.bridge.run_io(self.state.users.get, user_id) if done else None
         if user is None:
             raise ApiError(404, "user_not_found")
@@ -191,18 +187,13 @@ class UserHandler(UserAdminBase, UserDetailHandler):
             raise ApiError(404, "user_not_found")
         if user.user_type is UserType.KEFU:
             # the dispatcher refuses while sessions are live, and assigns nothing after
-            result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                                 lambda reply: UnregisterAgent(
-                                                     kefu_id=user_id, reply=reply))
-            self.result(result, "ok")
+            await self.ask(UnregisterAgent(kefu_id=user_id))
         elif user.user_type is UserType.KEHU:
-            result = await self.state.bridge.ask(self.state.rt.dispatcher(),
-                                                 lambda reply: GetDispatcherState(reply=reply))
-            state = self.result(result, "ok")
+            state = await self.ask(GetDispatcherState())
             if user_id in state["assignments"] or user_id in state["queue"]:
                 raise ApiError(409, "user_in_service")
         revoked = await self.state.bridge.run_io(delete_user, self.state.store, user_id)
-        self.state.hub.close_user(user_id, CLOSE_UNAUTHORIZED, "user deleted")
+        self.state.hub.close_user(user_id, CloseCode.UNAUTHORIZED, "user deleted")
         self.ok("user_deleted", {"user_id": user_id, "user_type": user.user_type.value,
                                  "deleted_at": iso(now()), "revoked_tokens": revoked})
 

@@ -61,9 +61,8 @@ class UserStatusHandler(BaseHandler):
                 lambda: self.state.users.set_fields(user_id, status=body.status.value))
             self.ok("status_updated", {"user_id": user_id, "status": body.status.value})
             return
-        result = await self.state.bridge.ask(self.state.rt.dispatcher(), lambda reply: SetAgentStatus(
-            kefu_id=user_id, status=body.status, reply=reply))
-        self.ok("status_updated", self.result(result, "status_updated"))
+        self.ok("status_updated", await self.ask(SetAgentStatus(kefu_id=user_id,
+                                                                status=body.status)))
 
 
 def require_self_or_admin(me: User, user_id: str) -> None:

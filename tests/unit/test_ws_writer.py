@@ -1,10 +1,18 @@
-"""The hand-built text frames of kefu/http/frames.py follow RFC 6455 §5.2."""
+"""The hand-built text frames of kefu/http/ws_writer.py follow RFC 6455 §5.2."""
 
+import asyncio
 import struct
+import threading
 
 import pytest
+import websocket
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.netutil import bind_sockets
+from tornado.web import Application
+from tornado.websocket import WebSocketHandler
 
-from kefu.http.frames import text_frame
+from kefu.http.ws_writer import text_frame, write_text
 
 
 def decode(frame: bytes) -> tuple[int, bytes]:
@@ -37,18 +45,6 @@ def test_the_shortest_length_form_is_used() -> None:
 def test_frames_larger_than_the_socket_buffer_arrive_whole_and_in_order() -> None:
     """A reader that does not read while 200 frames of 60 KB are written: the kernel takes
     part of one, IOStream queues the rest, and every later frame queues behind it."""
-    import asyncio
-    import threading
-
-    import websocket
-    from tornado.httpserver import HTTPServer
-    from tornado.ioloop import IOLoop
-    from tornado.netutil import bind_sockets
-    from tornado.web import Application
-    from tornado.websocket import WebSocketHandler
-
-    from kefu.http.frames import write_text
-
     written = threading.Event()
     payloads = [(f"{i:04d}" + "x" * 60_000).encode() for i in range(200)]
 

@@ -1,0 +1,267 @@
+"""Who serves whom: a part of the dispatcher that opens, closes and transfers sessions
+(its thread only).
+
+Each operation writes Redis first (one script, or a transfer's close and open in one
+MULTI), then changes memory (the queue, the seats, the kehu → session map), then tells
+the session and agent actors and pushes frames. A Redis error leaves everything as it was
+and answers ``storage_unavailable``. A newcomer meets an agent with room without ever
+being written to the queue (the open script does all of it in one round trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kefu import protocol
+from kefu.actors.messages import (
+    Accepted,
+    AssignCustomer,
+    CustomerAssigned,
+    CustomerReleased,
+    FocusCustomer,
+    Rejected,
+    SessionChanged,
+)
+from kefu.actors.routing import AgentSlot, QueueEntry
+from kefu.actors.runtime import Runtime
+from kefu.actors.seats import Seats
+from kefu.actors.waiting_queue import WaitingQueue
+from kefu.domain import Priority, SessionStatus, iso, now, session_id
+from kefu.persistence import dispatch
+from kefu.persistence.redis import REDIS_ERRORS
+from kefu.protocol import RejectReason
+
+Result = Accepted | Rejected
+UNAVAILABLE = Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
+
+
+@dataclass
+class Assigner:
+    rt: Runtime
+    queue: WaitingQueue
+    seats: Seats
+    assignments: dict[str, str] = field(default_factory=dict)  # kehu id → active session
+    avg_session_seconds: float = 300.0  # a moving average, for the queue's estimates
+
+    # --- the queue ----------------------------------------------------------------------
+
+    def push_positions(self, only: str | None = None) -> None:
+        """``queued`` to every waiting kehu whose position or estimate changed."""
+        for kehu_id, frame in self.queue.positions(self.seats.online_capacity(),
+                                                   self.avg_session_seconds, only):
+            self.rt.outbox.to_users([kehu_id], frame)
+
+    def enqueue(self, kehu_id: str, name: str, priority: Priority, note: str | None,
+                front: bool = False) -> Result:
+        try:
+            self.queue.put(self.rt.store, QueueEntry(kehu_id=kehu_id, kehu_name=name,
+                                                     priority=priority, waiting_since=now(),
+                                                     note=note, front=front))
+        except REDIS_ERRORS:
+            return UNAVAILABLE
+        return Accepted()
+
+    def serve(self, kehu_id: str, name: str, priority: Priority, note: str | None) -> Result:
+        """A kehu asks for service: straight to an agent with room when nobody waits
+        ahead of it (no queue entry written), else into the queue and as many waiting
+        kehu as there are seats are assigned."""
+        if not self.queue.entries and kehu_id not in self.assignments:
+            slot = self.seats.pick(self.rt.settings.assign_strategy)
+            if slot is not None:
+                result = self.open(kehu_id, name, slot)
+                self.push_positions()
+                return result
+        result = self.enqueue(kehu_id, name, priority, note)
+        if isinstance(result, Accepted):
+            self.fill_seats()
+        return result
+
+    def fill_seats(self) -> None:
+        """Give waiting kehu to agents with room until one side runs out."""
+        while self.queue.entries:
+            slot = self.seats.pick(self.rt.settings.assign_strategy)
+            head = self.queue.head()
+            if slot is None or head is None:
+                break
+            if isinstance(self.open(head.kehu_id, head.kehu_name, slot), Rejected):
+                break
+        self.push_positions()
+
+    def assign(self, msg: AssignCustomer) -> Result:
+        if msg.kehu_id in self.assignments:
+            return Rejected(reason=RejectReason.ALREADY_IN_SESSION)
+        base = {"customer_id": msg.kehu_id, "assignment_time": iso(now()),
+                "priority": msg.priority.value, "note": msg.note}
+        if msg.kefu_id is not None:
+            slot = self.seats.get(msg.kefu_id)
+            if slot is None:
+                return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
+            if not slot.has_room and not msg.force:
+                return Rejected(reason=RejectReason.KEFU_FULL)
+            result = self.open(msg.kehu_id, msg.kehu_name, slot)
+            self.push_positions()
+            if isinstance(result, Rejected):
+                return result
+            return Accepted(data={**base, "assigned_kefu_id": slot.kefu_id,
+                                  "session_id": result.data["session_id"], "status": "assigned"})
+        result = self.serve(msg.kehu_id, msg.kehu_name, msg.priority, msg.note)
+        if isinstance(result, Rejected):
+            return result
+        sid = self.assignments.get(msg.kehu_id)
+        if sid is not None:
+            return Accepted(data={**base, "assigned_kefu_id": sid.split(":")[1],
+                                  "session_id": sid, "status": "assigned"})
+        order = [e.kehu_id for e in self.queue.ordered()]
+        return Accepted(data={**base, "assigned_kefu_id": None, "session_id": None,
+                              "status": "queued", "position": order.index(msg.kehu_id) + 1})
+
+    def switch(self, kefu_id: str, customer_id: str) -> Result:
+        slot = self.seats.get(kefu_id)
+        if slot is None:
+            return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
+        sid = self.assignments.get(customer_id)
+        entry = self.queue.entries.get(customer_id)
+        if sid is None and entry is not None:
+            if not slot.has_room:
+                return Rejected(reason=RejectReason.KEFU_FULL)
+            result = self.open(entry.kehu_id, entry.kehu_name, slot)
+            self.push_positions()
+            if isinstance(result, Rejected):
+                return result
+            sid = result.data["session_id"]
+        if sid is None or sid.split(":")[1] != slot.kefu_id:
+            return Rejected(reason=RejectReason.CUSTOMER_NOT_FOUND)
+        self.rt.agent(slot.kefu_id).tell(FocusCustomer(customer_id=customer_id))
+        return Accepted(data={"kefu_id": slot.kefu_id, "customer_id": customer_id,
+                              "session_id": sid, "switch_time": iso(now()),
+                              "status": "success"})
+
+    # --- opening and closing ------------------------------------------------------------
+
+    def summary(self, sid: str, kehu_name: str, slot: AgentSlot,
+                transferred_from: str | None) -> dict[str, Any]:
+        return {"session_id": sid, "kefu_id": slot.kefu_id, "kefu_name": slot.name,
+                "kehu_id": sid.split(":")[0], "kehu_name": kehu_name,
+                "status": SessionStatus.ACTIVE.value, "transferred_from": transferred_from}
+
+    def open(self, kehu_id: str, kehu_name: str, slot: AgentSlot, transferred_from: str = "",
+             closing: tuple[list[str], list[Any]] | None = None) -> Result:
+        """Open ``kehu:kefu`` (moving the kehu's waiting messages into it); after the
+        close of a transfer's old session (``closing``), in the same MULTI."""
+        sid = session_id(kehu_id, slot.kefu_id)
+        t = now()
+        opening = dispatch.open_session_command(
+            self.rt.store, sid, kehu_id, slot.kefu_id, t, transferred_from, kehu_name,
+            slot.name, self.rt.settings.dedup_ttl_seconds)
+        try:
+            opened = dispatch.open_session(self.rt.store, opening, closing)
+        except REDIS_ERRORS:
+            return UNAVAILABLE
+        if closing is not None:  # the transfer's old session is closed: let it go
+            self.released(transferred_from, opened.closed_generation)
+        self.queue.taken(kehu_id)
+        self.assignments[kehu_id] = sid
+        slot.active.add(sid)
+        slot.last_assigned_at = t
+        self.rt.session(sid).tell(SessionChanged(generation=opened.generation))
+        self.rt.agent(slot.kefu_id).tell(CustomerAssigned(kehu_id=kehu_id, session_id=sid))
+        summary = self.summary(sid, kehu_name, slot, transferred_from or None)
+        if not transferred_from:
+            self.rt.outbox.to_users([kehu_id, slot.kefu_id], protocol.assigned(
+                summary, {"id": slot.kefu_id, "name": slot.name},
+                {"id": kehu_id, "name": kehu_name}))
+        for raw in opened.moved:
+            seq = orjson.loads(raw)["seq"]
+            self.rt.outbox.message([kehu_id, slot.kefu_id], sid, seq,
+                                   protocol.message(raw.encode()))
+        return Accepted(data=summary)
+
+    def released(self, sid: str, generation: int) -> None:
+        """Memory and tells once ``sid`` was closed in Redis."""
+        kehu_id, kefu_id = sid.split(":")
+        if self.assignments.get(kehu_id) == sid:
+            del self.assignments[kehu_id]
+        self.seats.released(sid)
+        self.rt.session(sid).tell(SessionChanged(generation=generation))
+        self.rt.agent(kefu_id).tell(CustomerReleased(kehu_id=kehu_id, session_id=sid))
+
+    def meta(self, sid: str) -> dict[str, str]:
+        try:
+            return dispatch.session_meta(self.rt.store, sid)
+        except REDIS_ERRORS:
+            return {}
+
+    def end(self, sid: str, reason: str, by: str | None) -> Result:
+        kehu_id, _kefu_id = sid.split(":")
+        if self.assignments.get(kehu_id) != sid:
+            return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
+        closing = dispatch.close_session_command(self.rt.store, sid,
+                                                 SessionStatus.COMPLETED.value, now(), reason)
+        try:
+            generation = dispatch.close_session(self.rt.store, closing)
+        except REDIS_ERRORS:
+            return UNAVAILABLE
+        self.released(sid, generation)
+        meta = self.meta(sid)
+        ended = float(meta.get("ended_at", now()))
+        run = ended - float(meta.get("opened_at", ended))
+        self.avg_session_seconds = 0.9 * self.avg_session_seconds + 0.1 * max(run, 1.0)
+        self.rt.outbox.to_users(list(sid.split(":")), protocol.session_ended(
+            sid, reason, by, iso(ended)))
+        self.fill_seats()
+        return Accepted(data={"session_id": sid, "ended_at": iso(ended),
+                              "duration_seconds": int(ended - float(meta.get("created_at",
+                                                                           ended))),
+                              "message_count": int(meta.get("message_count", 0))})
+
+    def transfer(self, sid: str, to_kefu_id: str, by: str, reason: str | None,
+                 note: str | None) -> Result:
+        kehu_id, from_kefu = sid.split(":")
+        if self.assignments.get(kehu_id) != sid:
+            return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
+        target = self.seats.get(to_kefu_id)
+        if target is None:
+            return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
+        if target.kefu_id == from_kefu:
+            return Rejected(reason=RejectReason.TRANSFER_SAME_KEFU)
+        if not target.available:
+            return Rejected(reason=RejectReason.KEFU_UNAVAILABLE)
+        new_sid = session_id(kehu_id, target.kefu_id)
+        closing = dispatch.close_session_command(
+            self.rt.store, sid, SessionStatus.TRANSFERRED.value, now(), "transferred",
+            transferred_to=new_sid)
+        kehu_name = self.meta(sid).get("kehu_name") or kehu_id
+        result = self.open(kehu_id, kehu_name, target, transferred_from=sid, closing=closing)
+        if isinstance(result, Rejected):
+            return result
+        data = {"session_id": sid, "from_kefu_id": from_kefu, "to_kefu_id": target.kefu_id,
+                "transfer_time": iso(now()), "reason": reason, "note": note,
+                "new_session_id": new_sid}
+        self.rt.outbox.to_users([kehu_id, from_kefu, target.kefu_id], protocol.transferred(
+            by, result.data, **data))
+        self.fill_seats()
+        return Accepted(data=data)
+
+    def requeue_agent(self, slot: AgentSlot) -> None:
+        """The agent stayed away past the grace period: its kehu go to the front."""
+        for sid in sorted(slot.active):
+            kehu_id = sid.split(":")[0]
+            entry = QueueEntry(kehu_id=kehu_id,
+                               kehu_name=self.meta(sid).get("kehu_name") or kehu_id,
+                               priority=Priority.NORMAL, waiting_since=now(), front=True)
+            closing = dispatch.close_session_command(
+                self.rt.store, sid, SessionStatus.COMPLETED.value, now(), "agent_offline",
+                requeue_json=self.queue.entry_json(entry))
+            try:
+                generation = dispatch.close_session(self.rt.store, closing)
+            except REDIS_ERRORS:
+                return
+            self.released(sid, generation)
+            self.queue.requeued(entry)  # the close script queued it in Redis
+            self.rt.outbox.to_users([kehu_id, slot.kefu_id], protocol.session_ended(
+                sid, "agent_offline", None, iso(now())))
+            self.rt.event("info", "dispatcher", "requeued", session_id=sid)
+        self.fill_seats()
