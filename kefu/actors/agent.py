@@ -10,12 +10,12 @@ from kefu import protocol
 from kefu.actors.base import SupervisedActor
 from kefu.actors.messages import (
     Accepted,
+    ActorMessage,
     AgentMessage,
     CustomerAssigned,
     CustomerReleased,
     FocusCustomer,
     MarkRead,
-    Msg,
     PostMessage,
     Rejected,
 )
@@ -57,7 +57,7 @@ class Agent(SupervisedActor):
         snapshot, active = pipe.execute()
         self.state = AgentState.from_snapshot(kefu_id, snapshot, active)
 
-    def handle_message(self, msg: Msg) -> Any:
+    def handle_message(self, msg: ActorMessage) -> Any:
         st = self.state
         match msg:
             case CustomerAssigned():

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from kefu.actors.messages import Accepted, ActorDied, Crash, Envelope, Msg, Rejected
+from kefu.actors.messages import Accepted, ActorDied, ActorMessage, Crash, Envelope, Rejected
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
@@ -55,7 +55,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def load(self) -> None:
         """Read this actor's state from Redis (its own thread)."""
 
-    def handle_message(self, msg: Msg) -> Any:
+    def handle_message(self, msg: ActorMessage) -> Any:
         """One ``match`` over the message types (subclasses); unknown ones are refused."""
         return Rejected(reason=RejectReason.BAD_REQUEST)
 

@@ -22,6 +22,7 @@ from kefu.actors.delivery import redeliver
 from kefu.actors.maintenance_switch import MaintenanceSwitch
 from kefu.actors.messages import (
     Accepted,
+    ActorMessage,
     AgentFiguresAdded,
     AgentPresence,
     AssignCustomer,
@@ -30,7 +31,6 @@ from kefu.actors.messages import (
     EndSession,
     GetDispatcherState,
     GetWaiting,
-    Msg,
     PostMessage,
     RegisterAgent,
     Rejected,
@@ -71,7 +71,7 @@ class Dispatcher(SupervisedActor):
         for sid in snap.assignments.values():
             rt.session(sid).ensure_started()
 
-    def handle_message(self, msg: Msg) -> Any:
+    def handle_message(self, msg: ActorMessage) -> Any:
         match msg:
             case CustomerMessage():
                 return self._handle_customer_message(msg)

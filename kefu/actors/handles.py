@@ -25,13 +25,13 @@ from typing import Any
 
 import pykka
 
-from kefu.actors.messages import Envelope, Msg, Rejected, ReplyFn
+from kefu.actors.messages import ActorMessage, Envelope, Rejected, ReplyFn
 from kefu.protocol import RejectReason
 
 log = logging.getLogger(__name__)
 
 Factory = Callable[["ActorHandle"], pykka.ActorRef[Any]]
-Refused = Callable[[Msg, RejectReason], None]
+Refused = Callable[[ActorMessage, RejectReason], None]
 
 
 class HandleState(StrEnum):
@@ -70,11 +70,11 @@ class ActorHandle:
     def id(self) -> str:
         return f"{self.kind}:{self.key}"
 
-    def tell(self, msg: Msg) -> None:
+    def tell(self, msg: ActorMessage) -> None:
         """Deliver ``msg`` (start the actor if it is stopped); never blocks on it."""
         self._deliver(Envelope(msg))
 
-    def ask(self, msg: Msg, reply: ReplyFn) -> None:
+    def ask(self, msg: ActorMessage, reply: ReplyFn) -> None:
         """Deliver ``msg``; ``reply`` is called once with the answer, on the actor's thread
         (with ``Rejected(actor_failed)`` if it cannot be handled)."""
         self._deliver(Envelope(msg, reply))

@@ -28,7 +28,7 @@ _MSG = {"frozen": True, "slots": True, "kw_only": True}
 
 
 @dataclass(**_MSG)
-class Msg:
+class ActorMessage:
     """The base of every actor message."""
 
 
@@ -37,7 +37,7 @@ class Envelope:
     """A message and, for an ask, where its answer goes (called once, on the actor's
     thread). What actually travels through a pykka mailbox."""
 
-    msg: Msg
+    msg: ActorMessage
     reply: ReplyFn | None = None
 
 
@@ -62,13 +62,13 @@ class Rejected:
 
 
 @dataclass(**_MSG)
-class Tick(Msg):
+class Tick(ActorMessage):
     now: float
 
 
 
 @dataclass(**_MSG)
-class RequestService(Msg):
+class RequestService(ActorMessage):
     kehu_id: str
     kehu_name: str
     priority: Priority = Priority.NORMAL
@@ -77,7 +77,7 @@ class RequestService(Msg):
 
 
 @dataclass(**_MSG)
-class CustomerMessage(Msg):
+class CustomerMessage(ActorMessage):
     """A kehu's chat message: to its active session, or kept while it waits."""
 
     kehu_id: str
@@ -91,33 +91,33 @@ class CustomerMessage(Msg):
 
 
 @dataclass(**_MSG)
-class AgentPresence(Msg):
+class AgentPresence(ActorMessage):
     kefu_id: str
     connections: int
     opened: bool = False  # a connection just opened (connecting makes an agent available)
 
 
 @dataclass(**_MSG)
-class CustomerPresence(Msg):
+class CustomerPresence(ActorMessage):
     kehu_id: str
     online: bool
 
 
 @dataclass(**_MSG)
-class SetAgentStatus(Msg):
+class SetAgentStatus(ActorMessage):
     kefu_id: str
     status: AgentStatus
 
 
 @dataclass(**_MSG)
-class RegisterAgent(Msg):
+class RegisterAgent(ActorMessage):
     kefu_id: str
     name: str
     max_sessions: int
 
 
 @dataclass(**_MSG)
-class UnregisterAgent(Msg):
+class UnregisterAgent(ActorMessage):
     """Forget a kefu whose user is being deleted; refused while it has active sessions,
     so nobody is left in a session with a kefu that no longer exists."""
 
@@ -125,7 +125,7 @@ class UnregisterAgent(Msg):
 
 
 @dataclass(**_MSG)
-class AssignCustomer(Msg):
+class AssignCustomer(ActorMessage):
     kehu_id: str
     kehu_name: str
     kefu_id: str | None = None
@@ -135,7 +135,7 @@ class AssignCustomer(Msg):
 
 
 @dataclass(**_MSG)
-class TransferSession(Msg):
+class TransferSession(ActorMessage):
     session_id: str
     to_kefu_id: str
     by_user: str
@@ -144,30 +144,30 @@ class TransferSession(Msg):
 
 
 @dataclass(**_MSG)
-class EndSession(Msg):
+class EndSession(ActorMessage):
     session_id: str
     reason: str = "ended"
     by_user: str | None = None
 
 
 @dataclass(**_MSG)
-class SwitchCustomer(Msg):
+class SwitchCustomer(ActorMessage):
     kefu_id: str
     customer_id: str
 
 
 @dataclass(**_MSG)
-class GetWaiting(Msg):
+class GetWaiting(ActorMessage):
     pass
 
 
 @dataclass(**_MSG)
-class GetDispatcherState(Msg):
+class GetDispatcherState(ActorMessage):
     """Operators' and tests' read of the dispatcher's in-memory state."""
 
 
 @dataclass(**_MSG)
-class AgentFiguresAdded(Msg):
+class AgentFiguresAdded(ActorMessage):
     """Event from a session: a kefu answered after ``response_seconds``, or was rated."""
 
     kefu_id: str
@@ -179,24 +179,24 @@ class AgentFiguresAdded(Msg):
 
 
 @dataclass(**_MSG)
-class CustomerAssigned(Msg):
+class CustomerAssigned(ActorMessage):
     kehu_id: str
     session_id: str
 
 
 @dataclass(**_MSG)
-class CustomerReleased(Msg):
+class CustomerReleased(ActorMessage):
     kehu_id: str
     session_id: str
 
 
 @dataclass(**_MSG)
-class FocusCustomer(Msg):
+class FocusCustomer(ActorMessage):
     customer_id: str
 
 
 @dataclass(**_MSG)
-class AgentMessage(Msg):
+class AgentMessage(ActorMessage):
     """A kefu's chat message with no ``session_id``: goes to its focused customer."""
 
     kefu_id: str
@@ -211,7 +211,7 @@ class AgentMessage(Msg):
 
 
 @dataclass(**_MSG)
-class PostMessage(Msg):
+class PostMessage(ActorMessage):
     sender_id: str
     conn_id: int | None
     client_msg_id: str | None
@@ -222,7 +222,7 @@ class PostMessage(Msg):
 
 
 @dataclass(**_MSG)
-class AppendOutcome(Msg):
+class AppendOutcome(ActorMessage):
     """Event from the append log: an append that was not simply stored."""
 
     post: Post
@@ -230,20 +230,20 @@ class AppendOutcome(Msg):
 
 
 @dataclass(**_MSG)
-class AppendsSettled(Msg):
+class AppendsSettled(ActorMessage):
     """Event from the append log: every append this session submitted before asking has
     been decided (its outcome, if any, is already in the mailbox)."""
 
 
 @dataclass(**_MSG)
-class MarkRead(Msg):
+class MarkRead(ActorMessage):
     user_id: str
     seq: int | None = None  # None: everything so far
     conn_id: int | None = None
 
 
 @dataclass(**_MSG)
-class RateSession(Msg):
+class RateSession(ActorMessage):
     user_id: str
     score: int
     comment: str | None = None
@@ -251,7 +251,7 @@ class RateSession(Msg):
 
 
 @dataclass(**_MSG)
-class SessionChanged(Msg):
+class SessionChanged(ActorMessage):
     """The dispatcher opened, reopened or closed this session; ``generation`` is the
     session's change counter after that change (an actor that loaded at least that
     generation need not read Redis again)."""
@@ -263,7 +263,7 @@ class SessionChanged(Msg):
 
 
 @dataclass(**_MSG)
-class Crash(Msg):
+class Crash(ActorMessage):
     """The receiving actor dies on purpose: fault injection (``KEFU_FAULT_INJECTION``),
     or ``operator=True`` for an operator's restart (not counted against intensity)."""
 
@@ -271,7 +271,7 @@ class Crash(Msg):
 
 
 @dataclass(**_MSG)
-class ActorDied(Msg):
+class ActorDied(ActorMessage):
     """Event to the supervisor: the actor ``actor_id`` died (its undelivered messages
     wait in its handle)."""
 
@@ -281,7 +281,7 @@ class ActorDied(Msg):
 
 
 @dataclass(**_MSG)
-class RestartActor(Msg):
+class RestartActor(ActorMessage):
     actor_id: str
 
 
@@ -289,7 +289,7 @@ class RestartActor(Msg):
 
 
 @dataclass(**_MSG)
-class SetMaintenance(Msg):
+class SetMaintenance(ActorMessage):
     """Turn maintenance mode on or off: the dispatcher stores it, then refuses new kehu
     (an ``error`` frame with code ``maintenance`` and ``message``) while it is on."""
 

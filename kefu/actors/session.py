@@ -27,13 +27,13 @@ from kefu.actors.base import SupervisedActor
 from kefu.actors.delivery import Delivery, redeliver
 from kefu.actors.messages import (
     Accepted,
+    ActorMessage,
     AgentFiguresAdded,
     AppendOutcome,
     AppendsSettled,
     CustomerMessage,
     EndSession,
     MarkRead,
-    Msg,
     PostMessage,
     RateSession,
     Rejected,
@@ -77,7 +77,7 @@ class Session(SupervisedActor):
         self.idle_requested = False
         self._set_due()
 
-    def handle_message(self, msg: Msg) -> Any:
+    def handle_message(self, msg: ActorMessage) -> Any:
         match msg:
             case PostMessage():
                 return self._handle_post(msg)

@@ -16,7 +16,7 @@ import pykka
 
 from kefu import protocol
 from kefu.actors.handles import HandleState
-from kefu.actors.messages import GetDispatcherState, Msg, RestartActor, Tick
+from kefu.actors.messages import ActorMessage, GetDispatcherState, RestartActor, Tick
 from kefu.actors.runtime import Runtime
 from kefu.protocol import RejectReason
 
@@ -36,7 +36,7 @@ class ActorSystem:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def _refused(self, msg: Msg, reason: RejectReason) -> None:
+    def _refused(self, msg: ActorMessage, reason: RejectReason) -> None:
         """A failed actor could not take ``msg``: tell its sender's connection (the
         handle's refuse hook, called on whichever thread told it)."""
         conn_id = getattr(msg, "conn_id", None)

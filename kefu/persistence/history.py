@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
-from kefu.domain import iso, now
+from kefu.domain import SessionStatus, iso, now
 from kefu.persistence.messages_query import apply_tombstones
 from kefu.persistence.redis import Store
 
 EVENT_TEXT = {
     "opened": "会话开始",
-    "transferred": "会话已转接",
-    "completed": "会话已结束",
+    SessionStatus.TRANSFERRED.value: "会话已转接",
+    SessionStatus.COMPLETED.value: "会话已结束",
 }
 
 
@@ -49,7 +49,7 @@ def session_view(meta: dict[str, str]) -> dict[str, Any]:
 def statistics(meta: dict[str, str]) -> dict[str, Any]:
     """The seed's statistics, from the counters kept as messages are written."""
     created = _f(meta, "created_at") or now()
-    end = _f(meta, "ended_at") if meta.get("status") != "active" else None
+    end = _f(meta, "ended_at") if meta.get("status") != SessionStatus.ACTIVE else None
     resp_count = int(meta.get("resp_count", 0))
     resp_total = float(meta.get("resp_total", 0))
     first = _f(meta, "first_response_time")

@@ -20,9 +20,9 @@ import pykka
 from kefu.actors.handles import ActorHandle
 from kefu.actors.messages import (
     Accepted,
+    ActorMessage,
     AgentPresence,
     GetDispatcherState,
-    Msg,
     PostMessage,
     Rejected,
 )
@@ -64,7 +64,7 @@ def http_status(result: Rejected) -> int:
     return REJECT_STATUS[result.reason]
 
 
-def call(handle: ActorHandle, msg: Msg | type[Msg], timeout: float = WAIT,
+def call(handle: ActorHandle, msg: ActorMessage | type[ActorMessage], timeout: float = WAIT,
          **fields: Any) -> Any:
     """Ask ``handle`` with ``msg`` (or ``msg(**fields)`` for a message class) and wait for
     the reply, which must come exactly once."""
@@ -245,7 +245,7 @@ class Kit:
     def supervisor_barrier(self) -> None:
         """Return once the supervisor has handled everything told to it before."""
         assert self.rt.supervisor is not None
-        call(self.rt.supervisor, Msg())  # it answers what it does not know with None
+        call(self.rt.supervisor, ActorMessage())  # it answers what it does not know with None
 
     @contextlib.contextmanager
     def parked(self, handle: ActorHandle, msg: Any = None) -> Iterator[None]:
