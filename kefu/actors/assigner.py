@@ -1,15 +1,18 @@
 """Who serves whom: a part of the dispatcher that opens, closes and transfers sessions
 (its thread only).
 
-Each operation writes Redis first (one script, or a transfer's close and open in one
-MULTI), then changes memory (the queue, the seats, the kehu → session map), then tells
+Each operation writes Redis first (one script: a transfer's close and open are one
+script too), then changes memory (the queue, the seats, the kehu → session map), then tells
 the session and agent actors and pushes frames. A Redis error leaves everything as it was
-and answers ``storage_unavailable``. A newcomer meets an agent with room without ever
-being written to the queue (the open script does all of it in one round trip).
+and answers ``storage_unavailable``. The scripts hold the invariants themselves (one
+active session per kehu, no kefu over capacity unless forced): when one refuses, this
+dispatcher's memory was stale — it reloads from Redis and answers the refusal. A newcomer
+meets an agent with room without ever being written to the queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,7 @@ from kefu.actors.seats import Seats
 from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import Priority, SessionStatus, iso, now, session_id
 from kefu.persistence import dispatch
+from kefu.persistence.dispatch import Refused
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
@@ -45,6 +49,7 @@ class Assigner:
     seats: Seats
     assignments: dict[str, str] = field(default_factory=dict)  # kehu id → active session
     avg_session_seconds: float = 300.0  # a moving average, for the queue's estimates
+    on_stale: Callable[[], None] = lambda: None  # reload the dispatcher's state
 
     # --- the queue ----------------------------------------------------------------------
 
@@ -101,7 +106,7 @@ class Assigner:
                 return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
             if not slot.has_room and not msg.force:
                 return Rejected(reason=RejectReason.KEFU_FULL)
-            result = self.open(msg.kehu_id, msg.kehu_name, slot)
+            result = self.open(msg.kehu_id, msg.kehu_name, slot, force=msg.force)
             self.push_positions()
             if isinstance(result, Rejected):
                 return result
@@ -148,18 +153,22 @@ class Assigner:
                 "status": SessionStatus.ACTIVE.value, "transferred_from": transferred_from}
 
     def open(self, kehu_id: str, kehu_name: str, slot: AgentSlot, transferred_from: str = "",
-             closing: tuple[list[str], list[Any]] | None = None) -> Result:
-        """Open ``kehu:kefu`` (moving the kehu's waiting messages into it); after the
-        close of a transfer's old session (``closing``), in the same MULTI."""
+             closing: dispatch.Command | None = None, force: bool = False) -> Result:
+        """Open ``kehu:kefu`` (moving the kehu's waiting messages into it); for a
+        transfer, after the close of the old session (``closing``) in the same script.
+        ``force``: an admin's assignment past the kefu's capacity."""
         sid = session_id(kehu_id, slot.kefu_id)
         t = now()
         opening = dispatch.open_session_command(
             self.rt.store, sid, kehu_id, slot.kefu_id, t, transferred_from, kehu_name,
-            slot.name, self.rt.settings.dedup_ttl_seconds)
+            slot.name, self.rt.settings.dedup_ttl_seconds, force)
         try:
-            opened = dispatch.open_session(self.rt.store, opening, closing)
+            opened = (dispatch.transfer_session(self.rt.store, closing, opening)
+                      if closing is not None else dispatch.open_session(self.rt.store, opening))
         except REDIS_ERRORS:
             return UNAVAILABLE
+        if isinstance(opened, Refused):
+            return self.stale(opened)
         if closing is not None:  # the transfer's old session is closed: let it go
             self.released(transferred_from, opened.closed_generation)
         self.queue.taken(kehu_id)
@@ -178,6 +187,14 @@ class Assigner:
             self.rt.outbox.message([kehu_id, slot.kefu_id], sid, seq,
                                    protocol.message(raw.encode()))
         return Accepted(data=summary)
+
+    def stale(self, refused: Refused) -> Rejected:
+        """A script refused: this dispatcher's memory was stale (another dispatcher, or a
+        paused or restarted one, changed Redis). Reload everything from Redis; refuse."""
+        self.rt.event("warning", "dispatcher:main", "stale_state", reason=refused.reason,
+                      detail=refused.detail)
+        self.on_stale()
+        return Rejected(reason=RejectReason(refused.reason))
 
     def released(self, sid: str, generation: int) -> None:
         """Memory and tells once ``sid`` was closed in Redis."""
@@ -204,6 +221,8 @@ class Assigner:
             generation = dispatch.close_session(self.rt.store, closing)
         except REDIS_ERRORS:
             return UNAVAILABLE
+        if isinstance(generation, Refused):
+            return self.stale(generation)
         self.released(sid, generation)
         meta = self.meta(sid)
         ended = float(meta.get("ended_at", now()))
@@ -258,6 +277,9 @@ class Assigner:
             try:
                 generation = dispatch.close_session(self.rt.store, closing)
             except REDIS_ERRORS:
+                return
+            if isinstance(generation, Refused):
+                self.stale(generation)
                 return
             self.released(sid, generation)
             self.queue.requeued(entry)  # the close script queued it in Redis

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from kefu import protocol
-from kefu.actors.messages import AppendOutcome
+from kefu.actors.messages import AgentFiguresAdded, AppendOutcome
 from kefu.actors.post import Post
 from kefu.persistence.appends import Appended, AppendStatus
 from kefu.protocol import RejectReason
@@ -44,11 +44,12 @@ def redeliver(outbox: Outbox, conn_id: int | None, cmid: str | None, stored: byt
 class Delivery:
     """One per session actor; holds nothing that changes."""
 
-    __slots__ = ("outbox", "session")
+    __slots__ = ("dispatcher", "outbox", "session")
 
-    def __init__(self, outbox: Outbox, session: ActorHandle) -> None:
+    def __init__(self, outbox: Outbox, session: ActorHandle, dispatcher: ActorHandle) -> None:
         self.outbox = outbox
         self.session = session
+        self.dispatcher = dispatcher
 
     def done(self, post: Post, appended: Appended) -> None:
         """The append log's callback (its thread): frames for a stored message or a
@@ -63,6 +64,9 @@ class Delivery:
             self.outbox.to_conn(post.conn_id, protocol.ack(a.cmid, a.msg_json), a.sid, a.seq)
             self.outbox.message((a.sender, post.recipient), a.sid, a.seq,
                                 protocol.message(a.msg_json), exclude_conn=post.conn_id)
+            if a.response_seconds is not None:  # stored: the script counted it; routing too
+                self.dispatcher.tell(AgentFiguresAdded(kefu_id=a.sender,
+                                                       response_seconds=a.response_seconds))
         elif a.resend_only:  # the session used no seq: nothing of its state to repair
             self._resend_answered(post, appended)
         else:

@@ -66,7 +66,8 @@ class Dispatcher(SupervisedActor):
                                          counts, snap.assignments, now())
         online = {u for u, n in counts.items() if n and u not in self.seats}
         self.queue = WaitingQueue.from_snapshot(snap.queue, online)
-        self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments))
+        self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
+                             on_stale=self.load)
         self.maintenance = MaintenanceSwitch(maintenance_store.load(rt.store))
         for sid in snap.assignments.values():
             rt.session(sid).ensure_started()
@@ -265,14 +266,9 @@ class Dispatcher(SupervisedActor):
         if msg.response_seconds is not None:
             slot.resp_total += msg.response_seconds
             slot.resp_count += 1
-        if msg.rating is not None:
+        if msg.rating is not None:  # (Redis has them already: the scripts count them)
             slot.sat_total += msg.rating
             slot.sat_count += 1
-        try:
-            dispatch.save_figures(self.rt.store, slot.kefu_id, slot.resp_total,
-                                  slot.resp_count, slot.sat_total, slot.sat_count)
-        except REDIS_ERRORS:
-            log.warning("%s: figures not stored (Redis away); kept in memory", slot.kefu_id)
 
     # --- time -----------------------------------------------------------------------
 
@@ -282,4 +278,4 @@ class Dispatcher(SupervisedActor):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None
                     and msg.now - slot.disconnected_at >= grace):
                 self.desk.requeue_agent(slot)
-        self.desk.push_positions()
+        self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions

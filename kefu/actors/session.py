@@ -62,7 +62,7 @@ class Session(SupervisedActor):
         self.settling = False
         self.last_activity = now()
         self.idle_requested = False
-        self.delivery = Delivery(self.rt.outbox, self.handle)
+        self.delivery = Delivery(self.rt.outbox, self.handle, self.rt.dispatcher())
 
     def load(self) -> None:
         # a new incarnation: what an earlier one submitted is decided before we read seq
@@ -140,9 +140,6 @@ class Session(SupervisedActor):
             st.read["kefu"] = self.next_seq
             answered, response_s = st.answered(t)
             meta += ["read_kefu", self.next_seq, *answered]
-            if response_s is not None:
-                self.rt.dispatcher().tell(AgentFiguresAdded(kefu_id=st.kefu_id,
-                                                            response_seconds=response_s))
         self._submit(self._append(post, msg.sender_id, side, cmid, self.next_seq,
                                   f"msg_{uuid.uuid4().hex}", t, tuple(meta), response_s), post)
         self.next_seq += 1
@@ -239,14 +236,14 @@ class Session(SupervisedActor):
             return self._error(msg.conn_id, RejectReason.SESSION_NOT_FOUND, None)
         if st.active:
             return self._error(msg.conn_id, RejectReason.SESSION_ACTIVE, None)
-        key = self.rt.store.keys.session(st.sid)
-        try:
-            if not self.rt.store.client.hsetnx(key, "satisfaction", msg.score):
-                return self._error(msg.conn_id, RejectReason.ALREADY_RATED, None)
-            self.rt.store.client.hset(key, mapping={"rating_comment": msg.comment or "",
-                                                    "rated_at": now()})
+        k = self.rt.store.keys
+        try:  # one script: stored once, and the kefu's rating figures with it
+            result = self.rt.store.rate(keys=[k.session(st.sid), k.agent_figures],
+                                        args=[msg.score, msg.comment or "", now()])
         except REDIS_ERRORS:
             return self._error(msg.conn_id, RejectReason.STORAGE_UNAVAILABLE, None)
+        if result[0] == "refused":
+            return self._error(msg.conn_id, RejectReason(result[1]), None)
         self.rt.dispatcher().tell(AgentFiguresAdded(kefu_id=st.kefu_id, rating=msg.score))
         self.rt.outbox.to_users([st.kehu_id], protocol.rated(st.sid, msg.score, msg.comment))
         return Accepted(data={"session_id": st.sid, "score": msg.score})

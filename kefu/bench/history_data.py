@@ -118,7 +118,7 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
     try:
         for s in specs:
             opening = dispatch.open_session_command(store, s.sid, s.kehu, s.kefu, s.start, "",
-                                                    s.kehu, s.kefu, dedup_ttl)
+                                                    s.kehu, s.kefu, dedup_ttl, force=True)
             store.assign(keys=opening[0], args=opening[1], client=pipe)
             kinds.append("assign")
             awaiting: float | None = None

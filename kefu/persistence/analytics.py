@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from kefu.persistence.dispatch import figures_of
 from kefu.persistence.redis import Store
 
 HOUR, DAY = 3600, 86400
@@ -189,4 +188,4 @@ class Analytics:
 
     def agent_figures(self) -> dict[str, dict[str, float]]:
         """Per kefu: all-time response and rating totals (``rt``, ``rc``, ``st``, ``sc``)."""
-        return {kid: orjson.loads(raw) for kid, raw in self.r.hgetall(self.k.agent_figures).items()}
+        return figures_of(self.r.hgetall(self.k.agent_figures))

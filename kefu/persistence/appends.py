@@ -133,8 +133,9 @@ class AppendLog:
         dedup_key = k.dedup(append.sender, append.cmid or "-")
         if append.resend_only:
             return ("GET", dedup_key)
-        return ("EVALSHA", self.store.append.sha, 4, k.session(append.sid), k.stream(append.sid),
-                dedup_key, k.message_index, append.seq, append.msg_json, append.msg_id,
+        return ("EVALSHA", self.store.append.sha, 5, k.session(append.sid), k.stream(append.sid),
+                dedup_key, k.message_index, k.agent_figures, append.seq, append.msg_json,
+                append.msg_id,
                 append.side, append.ts, append.preview, self.dedup_ttl, append.sid,
                 "1" if append.cmid else "0",
                 "" if append.response_seconds is None else append.response_seconds,

@@ -29,6 +29,25 @@ class Opened:
     closed_generation: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A session script found an invariant would break and changed nothing: ``reason``
+    (already_in_session, kefu_full, session_not_active), ``detail`` (e.g. the kehu's
+    active session, the kefu's capacity). The dispatcher's memory was stale."""
+
+    reason: str
+    detail: str = ""
+
+
+Command = tuple[list[str], list[Any]]
+
+
+def _refused(result: list[Any]) -> Refused | None:
+    if result[0] == "refused":
+        return Refused(str(result[1]), str(result[2]) if len(result) > 2 else "")
+    return None
+
+
 def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content: str,
                           content_type: str, url: str | None, dedup_ttl: int) -> bytes:
     """Keep a message of a kehu that waits for an agent (moved into its session on
@@ -59,26 +78,26 @@ def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes) -> None:
 
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
                          transferred_from: str, kehu_name: str, kefu_name: str,
-                         dedup_ttl: int) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of ``ASSIGN_LUA`` (open or reopen ``sid``, move the waiting messages,
-    take the kehu off the queue, record the assignment)."""
+                         dedup_ttl: int, force: bool = False) -> Command:
+    """KEYS and ARGV of the open script (open or reopen ``sid``, move the waiting
+    messages, take the kehu off the queue, record the assignment); ``force``: an admin's
+    assignment past the kefu's capacity."""
     k = store.keys
     event = orjson.dumps({"event": "opened", "ts": at, "kefu_id": kefu_id,
                           "transferred_from": transferred_from or None})
     keys = [k.session(sid), k.stream(sid), k.waiting_messages(kehu_id), k.queue,
             k.assignments, k.sessions, k.user_sessions(kehu_id), k.user_sessions(kefu_id),
             k.message_index, k.events(sid), k.active_sessions(kehu_id),
-            k.active_sessions(kefu_id)]
+            k.active_sessions(kefu_id), k.user(kefu_id)]
     args = [sid, kehu_id, kefu_id, at, transferred_from, f"{k.prefix}dedup:", dedup_ttl,
-            event, kehu_name, kefu_name]
+            event, kehu_name, kefu_name, "1" if force else "0"]
     return keys, args
 
 
 def close_session_command(store: Store, sid: str, status: str, at: float, reason: str,
-                          requeue_json: bytes = b"", transferred_to: str = ""
-                          ) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of ``CLOSE_LUA`` (end or transfer ``sid``; ``requeue_json`` puts its
-    kehu back in the queue)."""
+                          requeue_json: bytes = b"", transferred_to: str = "") -> Command:
+    """KEYS and ARGV of the close script (end or transfer ``sid``; ``requeue_json`` puts
+    its kehu back in the queue)."""
     k = store.keys
     kehu_id, kefu_id = sid.split(":")
     event = orjson.dumps({"event": status, "ts": at, "reason": reason,
@@ -88,38 +107,53 @@ def close_session_command(store: Store, sid: str, status: str, at: float, reason
             [status, at, kehu_id, event, requeue_json, reason, transferred_to])
 
 
-def open_session(store: Store, opening: tuple[list[str], list[Any]],
-                 closing: tuple[list[str], list[Any]] | None = None) -> Opened:
-    """Run the open script — after the close script of a transfer's old session, in one
-    MULTI — and return what it did."""
-    pipe = store.client.pipeline(transaction=True)
-    if closing is not None:
-        store.close_session(keys=closing[0], args=closing[1], client=pipe)
-    store.assign(keys=opening[0], args=opening[1], client=pipe)
-    results = pipe.execute()
-    opened = results[-1]
-    return Opened(generation=int(opened[0]), moved=list(opened[1:]),
-                  closed_generation=int(results[0]) if closing is not None else 0)
+def open_session(store: Store, opening: Command) -> Opened | Refused:
+    """Run the open script: the session is open, or nothing changed (a refusal)."""
+    result = store.assign(keys=opening[0], args=opening[1])
+    return _refused(result) or Opened(generation=int(result[1]), moved=list(result[2:]))
 
 
-def close_session(store: Store, closing: tuple[list[str], list[Any]]) -> int:
-    """Run the close script → the session's new generation."""
-    return int(store.close_session(keys=closing[0], args=closing[1]))
+def transfer_session(store: Store, closing: Command, opening: Command) -> Opened | Refused:
+    """Close the old session and open the new one in one script, or neither."""
+    result = store.transfer(keys=closing[0] + opening[0], args=closing[1] + opening[1])
+    return _refused(result) or Opened(generation=int(result[1]), moved=list(result[3:]),
+                                      closed_generation=int(result[2]))
+
+
+def close_session(store: Store, closing: Command) -> int | Refused:
+    """Run the close script → the session's new generation, or a refusal."""
+    result = store.close_session(keys=closing[0], args=closing[1])
+    return _refused(result) or int(result[1])
 
 
 def session_meta(store: Store, sid: str) -> dict[str, str]:
     return store.client.hgetall(store.keys.session(sid))
 
 
-def save_figures(store: Store, kefu_id: str, resp_total: float, resp_count: int,
-                 sat_total: float, sat_count: int) -> None:
-    """An agent's response-time and rating totals (the dispatcher's, for efficiency)."""
-    store.client.hset(store.keys.agent_figures, kefu_id, orjson.dumps(
-        {"rt": resp_total, "rc": resp_count, "st": sat_total, "sc": sat_count}))
+FIGURES = ("rt", "rc", "st", "sc")  # response seconds and count, rating sum and count
 
 
 def forget_figures(store: Store, kefu_id: str) -> None:
-    store.client.hdel(store.keys.agent_figures, kefu_id)
+    """Drop a deleted kefu's figures (kept by the append and rate scripts)."""
+    store.client.hdel(store.keys.agent_figures, kefu_id,
+                      *(f"{kefu_id}|{name}" for name in FIGURES))
+
+
+def figures_of(raw: dict[str, str]) -> dict[str, dict[str, float]]:
+    """The figures hash → kefu id → {rt, rc, st, sc}. Fields ``<kefu>|<name>`` are the
+    scripts' counters; a field ``<kefu>`` is an older version's JSON totals (added in)."""
+    out: dict[str, dict[str, float]] = {}
+    for field_name, value in raw.items():
+        kefu_id, _, name = field_name.rpartition("|")
+        if kefu_id and name in FIGURES:
+            totals = out.setdefault(kefu_id, dict.fromkeys(FIGURES, 0.0))
+            totals[name] += float(value)
+        elif not kefu_id:
+            legacy = orjson.loads(value)
+            totals = out.setdefault(name, dict.fromkeys(FIGURES, 0.0))
+            for key in FIGURES:
+                totals[key] += float(legacy.get(key, 0))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,5 +174,4 @@ def load_snapshot(store: Store) -> DispatchSnapshot:
     pipe.hgetall(k.assignments)
     pipe.hgetall(k.agent_figures)
     queue, assignments, figures = pipe.execute()
-    return DispatchSnapshot(queue, assignments,
-                            {kid: orjson.loads(raw) for kid, raw in figures.items()})
+    return DispatchSnapshot(queue, assignments, figures_of(figures))

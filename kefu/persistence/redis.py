@@ -13,7 +13,14 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
 from kefu.persistence.keys import Keys
-from kefu.persistence.scripts import APPEND_LUA, ASSIGN_LUA, CLOSE_LUA, WAIT_APPEND_LUA
+from kefu.persistence.scripts import (
+    APPEND_LUA,
+    ASSIGN_LUA,
+    CLOSE_LUA,
+    RATE_LUA,
+    TRANSFER_LUA,
+    WAIT_APPEND_LUA,
+)
 
 
 class Store:
@@ -36,6 +43,8 @@ class Store:
         self.wait_append = self.client.register_script(WAIT_APPEND_LUA)
         self.assign = self.client.register_script(ASSIGN_LUA)
         self.close_session = self.client.register_script(CLOSE_LUA)
+        self.transfer = self.client.register_script(TRANSFER_LUA)
+        self.rate = self.client.register_script(RATE_LUA)
 
     def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one round trip on one pooled connection, packed by hiredis

@@ -5,9 +5,11 @@ built *inside* a script (the per-message indexes: by time, by sender and recipie
 content type, hour/day counters) follow ``kefu/persistence/keys.py`` — prefix plus the
 same suffixes — because they depend on the message itself.
 
-``ASSIGN_LUA`` and ``CLOSE_LUA`` bump the session's ``generation`` (its change counter)
-and return it, so the session actor told of the change can tell whether what it read
-already includes it.
+The session scripts (``SESSION_LUA``: assign, close, transfer) hold the dispatcher's
+invariants — one active session per kehu, no kefu over its ``max_sessions`` unless
+forced — and refuse, changing nothing, when they would break; they bump the session's
+``generation`` (its change counter) and return it, so the session actor told of the
+change can tell whether what it read already includes it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ local function index_message(prefix, member, m, score, side, rt)
 end
 """
 
-# Append one chat message to a session, exactly once, with no gap in ``seq``.
-# KEYS: meta, stream, dedup, msgidx
+# Append one chat message to a session, exactly once, with no gap in ``seq``; a kefu's
+# answer also adds to its response figures (here, so a redelivered append cannot count
+# twice: it meets its own dedup record or a seq conflict first).
+# KEYS: meta, stream, dedup, msgidx, agent_figures
 # ARGV: seq, msg_json, msg_id, side, now, preview, dedup_ttl, sid, has_dedup,
 #       response_seconds ('' if this message answers nothing), then pairs of extra meta
 #       fields (the session's statistics snapshot).
@@ -60,6 +64,11 @@ redis.call('HSET', KEYS[4], ARGV[3], ARGV[8] .. '|' .. ARGV[1])
 local prefix = string.sub(KEYS[4], 1, -7)
 index_message(prefix, ARGV[8] .. '|' .. ARGV[1], cjson.decode(ARGV[2]),
               math.floor(tonumber(ARGV[5]) * 1000), ARGV[4], ARGV[10])
+if ARGV[10] ~= '' then
+  local kefu = string.match(ARGV[8], ':(.*)$')
+  redis.call('HINCRBYFLOAT', KEYS[5], kefu .. '|rt', ARGV[10])
+  redis.call('HINCRBY', KEYS[5], kefu .. '|rc', 1)
+end
 return {'ok', ''}
 """
 
@@ -77,81 +86,151 @@ redis.call('HSET', KEYS[3], ARGV[2], 'wait|' .. ARGV[5])
 return {'ok', ''}
 """
 
-# Open (or reopen) a session, move the kehu's waiting messages into it, take the kehu
-# off the queue and record the assignment, all at once.
-# KEYS: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
-#       msgidx, events, kehu_active, kefu_active
-# ARGV: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
-#       kehu_name, kefu_name
-# → {generation, the moved messages' JSON…}
-ASSIGN_LUA = INDEX_LUA + """
-local now = ARGV[4]
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then
-  redis.call('HSET', KEYS[1], 'created_at', now, 'seq', 0, 'message_count', 0,
-             'kefu_messages', 0, 'kehu_messages', 0, 'last_message', '')
-end
-redis.call('HSET', KEYS[1], 'session_id', ARGV[1], 'kehu_id', ARGV[2], 'kefu_id', ARGV[3],
-           'status', 'active', 'updated_at', now, 'opened_at', now,
-           'kehu_name', ARGV[9], 'kefu_name', ARGV[10])
-redis.call('HDEL', KEYS[1], 'ended_at', 'awaiting_since', 'transferred_to', 'end_reason',
-           'transferred_from', 'satisfaction', 'rating_comment', 'rated_at')
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'transferred_from', ARGV[5]) end
-local ev = cjson.decode(ARGV[8])
-ev['after_seq'] = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-redis.call('RPUSH', KEYS[10], cjson.encode(ev))
-local moved = {}
-local waiting = redis.call('LRANGE', KEYS[3], 0, -1)
-for _, raw in ipairs(waiting) do
-  local m = cjson.decode(raw)
-  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-  m['seq'] = seq
-  m['session_id'] = ARGV[1]
-  m['to'] = ARGV[3]
-  local enc = cjson.encode(m)
-  redis.call('XADD', KEYS[2], '0-' .. seq, 'm', enc)
-  redis.call('HINCRBY', KEYS[1], 'message_count', 1)
-  redis.call('HINCRBY', KEYS[1], 'kehu_messages', 1)
-  redis.call('HSET', KEYS[1], 'last_message', string.sub(m['content'] or '', 1, 200))
-  redis.call('HSET', KEYS[9], m['id'], ARGV[1] .. '|' .. seq)
-  index_message(string.sub(KEYS[9], 1, -7), ARGV[1] .. '|' .. seq, m,
-                math.floor(tonumber(now) * 1000), 'kehu', '')
-  if type(m['client_msg_id']) == 'string' then
-    redis.call('SET', ARGV[6] .. ARGV[2] .. ':' .. m['client_msg_id'], enc, 'EX', tonumber(ARGV[7]))
+# Opening and closing sessions. The invariants live here, not only in the dispatcher's
+# memory: a kehu has at most one active session, and a kefu holds at most its user's
+# ``max_sessions`` active sessions unless an admin forced it. A script that finds them
+# broken changes nothing and answers ``{'refused', reason, detail}``; the dispatcher
+# then reloads its state from Redis (a second dispatcher, a paused or restarted one,
+# cannot break them either). Each change bumps the session's ``generation``.
+SESSION_LUA = INDEX_LUA + """
+-- K: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
+--    msgidx, events, kehu_active, kefu_active, kefu_user
+-- A: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
+--    kehu_name, kefu_name, force ('1': an admin's forced assignment)
+local function refusal(K, A)
+  local current = redis.call('HGET', K[5], A[2])
+  if current then return {'refused', 'already_in_session', current} end
+  if A[11] ~= '1' then
+    local cap = tonumber(redis.call('HGET', K[13], 'max_sessions') or '5')
+    if redis.call('SCARD', K[12]) >= cap then return {'refused', 'kefu_full', tostring(cap)} end
   end
-  if redis.call('HEXISTS', KEYS[1], 'awaiting_since') == 0 then
-    redis.call('HSET', KEYS[1], 'awaiting_since', now)
-  end
-  moved[#moved + 1] = enc
+  return nil
 end
-redis.call('DEL', KEYS[3])
-redis.call('HDEL', KEYS[4], ARGV[2])
-redis.call('HSET', KEYS[5], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[6], 'NX', now, ARGV[1])
-redis.call('ZADD', KEYS[7], now, ARGV[1])
-redis.call('ZADD', KEYS[8], now, ARGV[1])
-redis.call('SADD', KEYS[11], ARGV[1])
-redis.call('SADD', KEYS[12], ARGV[1])
-table.insert(moved, 1, redis.call('HINCRBY', KEYS[1], 'generation', 1))
-return moved
+
+local function open_session(K, A)
+  local now = A[4]
+  if redis.call('HEXISTS', K[1], 'created_at') == 0 then
+    redis.call('HSET', K[1], 'created_at', now, 'seq', 0, 'message_count', 0,
+               'kefu_messages', 0, 'kehu_messages', 0, 'last_message', '')
+  end
+  redis.call('HSET', K[1], 'session_id', A[1], 'kehu_id', A[2], 'kefu_id', A[3],
+             'status', 'active', 'updated_at', now, 'opened_at', now,
+             'kehu_name', A[9], 'kefu_name', A[10])
+  redis.call('HDEL', K[1], 'ended_at', 'awaiting_since', 'transferred_to', 'end_reason',
+             'transferred_from', 'satisfaction', 'rating_comment', 'rated_at')
+  if A[5] ~= '' then redis.call('HSET', K[1], 'transferred_from', A[5]) end
+  local ev = cjson.decode(A[8])
+  ev['after_seq'] = tonumber(redis.call('HGET', K[1], 'seq'))
+  redis.call('RPUSH', K[10], cjson.encode(ev))
+  local moved = {}
+  for _, raw in ipairs(redis.call('LRANGE', K[3], 0, -1)) do
+    local m = cjson.decode(raw)
+    local seq = redis.call('HINCRBY', K[1], 'seq', 1)
+    m['seq'] = seq
+    m['session_id'] = A[1]
+    m['to'] = A[3]
+    local enc = cjson.encode(m)
+    redis.call('XADD', K[2], '0-' .. seq, 'm', enc)
+    redis.call('HINCRBY', K[1], 'message_count', 1)
+    redis.call('HINCRBY', K[1], 'kehu_messages', 1)
+    redis.call('HSET', K[1], 'last_message', string.sub(m['content'] or '', 1, 200))
+    redis.call('HSET', K[9], m['id'], A[1] .. '|' .. seq)
+    index_message(string.sub(K[9], 1, -7), A[1] .. '|' .. seq, m,
+                  math.floor(tonumber(now) * 1000), 'kehu', '')
+    if type(m['client_msg_id']) == 'string' then
+      redis.call('SET', A[6] .. A[2] .. ':' .. m['client_msg_id'], enc, 'EX', tonumber(A[7]))
+    end
+    if redis.call('HEXISTS', K[1], 'awaiting_since') == 0 then
+      redis.call('HSET', K[1], 'awaiting_since', now)
+    end
+    moved[#moved + 1] = enc
+  end
+  redis.call('DEL', K[3])
+  redis.call('HDEL', K[4], A[2])
+  redis.call('HSET', K[5], A[2], A[1])
+  redis.call('ZADD', K[6], 'NX', now, A[1])
+  redis.call('ZADD', K[7], now, A[1])
+  redis.call('ZADD', K[8], now, A[1])
+  redis.call('SADD', K[11], A[1])
+  redis.call('SADD', K[12], A[1])
+  table.insert(moved, 1, redis.call('HINCRBY', K[1], 'generation', 1))
+  table.insert(moved, 1, 'ok')
+  return moved
+end
+
+-- K: meta, assign, events, queue, kehu_active, kefu_active
+-- A: status, now, kehu_id, event_json, requeue_json ('' for none), reason, transferred_to
+local function close_session(K, A)
+  if redis.call('HGET', K[1], 'status') ~= 'active' then
+    return {'refused', 'session_not_active', redis.call('HGET', K[2], A[3]) or ''}
+  end
+  local sid = redis.call('HGET', K[1], 'session_id')
+  redis.call('HSET', K[1], 'status', A[1], 'ended_at', A[2], 'updated_at', A[2],
+             'end_reason', A[6])
+  redis.call('HDEL', K[1], 'awaiting_since')
+  if A[7] ~= '' then redis.call('HSET', K[1], 'transferred_to', A[7]) end
+  if redis.call('HGET', K[2], A[3]) == sid then redis.call('HDEL', K[2], A[3]) end
+  local ev = cjson.decode(A[4])
+  ev['after_seq'] = tonumber(redis.call('HGET', K[1], 'seq') or '0')
+  redis.call('RPUSH', K[3], cjson.encode(ev))
+  if A[5] ~= '' then redis.call('HSET', K[4], A[3], A[5]) end
+  redis.call('SREM', K[5], sid)
+  redis.call('SREM', K[6], sid)
+  return {'ok', redis.call('HINCRBY', K[1], 'generation', 1)}
+end
+
+local function slice(t, from, to)
+  local out = {}
+  for i = from, to do out[#out + 1] = t[i] end
+  return out
+end
 """
 
-# Close a session (completed or transferred) and, optionally, put its kehu back in
-# the queue.  KEYS: meta, assign, events, queue, kehu_active, kefu_active
-# ARGV: status, now, kehu_id, event_json, requeue_json ('' for none), reason, transferred_to
-# → the session's generation
-CLOSE_LUA = """
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'ended_at', ARGV[2], 'updated_at', ARGV[2],
-           'end_reason', ARGV[6])
-redis.call('HDEL', KEYS[1], 'awaiting_since')
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'transferred_to', ARGV[7]) end
-if redis.call('HGET', KEYS[2], ARGV[3]) == redis.call('HGET', KEYS[1], 'session_id') then
-  redis.call('HDEL', KEYS[2], ARGV[3])
+# Open (or reopen) a session, move the kehu's waiting messages into it, take the kehu off
+# the queue and record the assignment. KEYS/ARGV: ``open_session`` above.
+# → {'ok', generation, the moved messages' JSON…} or {'refused', reason, detail}
+ASSIGN_LUA = SESSION_LUA + """
+return refusal(KEYS, ARGV) or open_session(KEYS, ARGV)
+"""
+
+# Close a session (completed, or an agent gone) and, optionally, put its kehu back in the
+# queue. KEYS/ARGV: ``close_session`` above. → {'ok', generation} or a refusal
+CLOSE_LUA = SESSION_LUA + """
+return close_session(KEYS, ARGV)
+"""
+
+# A transfer: close the old session and open the new one, or neither.
+# KEYS: the close's 6, then the open's 13.  ARGV: the close's 7, then the open's 11.
+# → {'ok', new generation, old generation, moved…} or a refusal
+TRANSFER_LUA = SESSION_LUA + """
+local ck, ca = slice(KEYS, 1, 6), slice(ARGV, 1, 7)
+local ok, oa = slice(KEYS, 7, 19), slice(ARGV, 8, 18)
+if redis.call('HGET', ck[1], 'status') ~= 'active' then
+  return {'refused', 'session_not_active', ''}
 end
-local ev = cjson.decode(ARGV[4])
-ev['after_seq'] = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
-redis.call('RPUSH', KEYS[3], cjson.encode(ev))
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], ARGV[5]) end
-redis.call('SREM', KEYS[5], redis.call('HGET', KEYS[1], 'session_id'))
-redis.call('SREM', KEYS[6], redis.call('HGET', KEYS[1], 'session_id'))
-return redis.call('HINCRBY', KEYS[1], 'generation', 1)
+if oa[11] ~= '1' then
+  local cap = tonumber(redis.call('HGET', ok[13], 'max_sessions') or '5')
+  if redis.call('SCARD', ok[12]) >= cap then return {'refused', 'kefu_full', tostring(cap)} end
+end
+local closed = close_session(ck, ca)
+if closed[1] ~= 'ok' then return closed end
+local opened = refusal(ok, oa) or open_session(ok, oa)
+if opened[1] ~= 'ok' then return opened end  -- unreachable: checked above
+table.insert(opened, 3, closed[2])
+return opened
+"""
+
+# A kehu rates an ended session once; the kefu's rating figures grow in the same step.
+# KEYS: meta, agent_figures.  ARGV: score, comment, now → {'ok'} or a refusal
+RATE_LUA = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'active' then return {'refused', 'session_active'} end
+if redis.call('HSETNX', KEYS[1], 'satisfaction', ARGV[1]) == 0 then
+  return {'refused', 'already_rated'}
+end
+redis.call('HSET', KEYS[1], 'rating_comment', ARGV[2], 'rated_at', ARGV[3])
+local kefu = redis.call('HGET', KEYS[1], 'kefu_id')
+redis.call('HINCRBYFLOAT', KEYS[2], kefu .. '|st', ARGV[1])
+redis.call('HINCRBY', KEYS[2], kefu .. '|sc', 1)
+return {'ok'}
 """

@@ -212,6 +212,9 @@ def test_agent_registered_later_status_and_capacity_changes(make_runtime: MakeRu
 
     assert call(kit.dispatcher, RequestService, kehu_id="kehu_3", kehu_name="kehu_3").data[
         "session_id"] is None  # full (2 of 2)
+    # a capacity change, as PUT /api/users/{id} makes it: the user record (the scripts'
+    # truth) first, then the dispatcher
+    kit.users.set_fields("kefu_x", max_sessions=3)
     call(kit.dispatcher, RegisterAgent, kefu_id="kefu_x", name="新客服", max_sessions=3)
     state = kit.state()
     assert state["assignments"]["kehu_3"] == "kehu_3:kefu_x"

@@ -236,7 +236,21 @@ def test_backup_reply_and_file(admin: Api, srv: ServerProcess, shared: RedisServ
                and e["fields"]["by"] == "admin" for e in logged)
 
 
-def test_no_keys_flushall_or_flushdb_is_ever_sent(admin: Api, shared: RedisServer) -> None:
+@pytest.fixture()
+def flushed(tmp_path: Path) -> Iterator[tuple[ServerProcess, RedisServer]]:
+    """A server and shared Redis of a flushing test's own: a flush empties the log and the
+    users that the module's other tests read (they must not depend on order)."""
+    rs = shared_redis(tmp_path / "shared")
+    server = server_on(rs, tmp_path / "srv")
+    yield server, rs
+    server.stop()
+    rs.stop()
+
+
+def test_no_keys_flushall_or_flushdb_is_ever_sent(
+        flushed: tuple[ServerProcess, RedisServer]) -> None:
+    srv, shared = flushed  # it flushes: a server of its own
+    admin = Api.login(srv.base, "admin", "admin-pass")
     with Monitor(shared) as mon:
         admin.ok("GET", "/api/redis/status")
         page = admin.ok("GET", "/api/redis/keys?pattern=probe:*&limit=50")
@@ -256,17 +270,6 @@ def test_no_keys_flushall_or_flushdb_is_ever_sent(admin: Api, shared: RedisServe
     assert {"SCAN", "DUMP", "PTTL", "UNLINK", "INFO", "XREVRANGE"} <= mon.names(0)
     scans = [c for d, c in mon.commands if c.upper().startswith("SCAN ")]
     assert scans and all(" MATCH k\\\\[t\\\\]:" in c for c in scans), scans[:3]
-
-
-@pytest.fixture()
-def flushed(tmp_path: Path) -> Iterator[tuple[ServerProcess, RedisServer]]:
-    """A server and shared Redis of the flush test's own: a flush empties the log and
-    the users that the module's other tests read (they must not depend on order)."""
-    rs = shared_redis(tmp_path / "shared")
-    server = server_on(rs, tmp_path / "srv")
-    yield server, rs
-    server.stop()
-    rs.stop()
 
 
 def test_flush_deletes_only_our_keys_and_keeps_the_admins(
