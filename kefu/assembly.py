@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
@@ -26,6 +26,9 @@ from kefu.persistence.appends import AppendLog
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
 
+if TYPE_CHECKING:
+    from kefu.cluster.node import ClusterNode
+
 
 def _starter(cls: type[pykka.ThreadingActor], rt: Runtime) -> Callable[[str], Factory]:
     """For a registry kind: key → (handle → a started actor of ``cls``)."""
@@ -37,15 +40,18 @@ def _starter(cls: type[pykka.ThreadingActor], rt: Runtime) -> Callable[[str], Fa
 
 
 @contextmanager
-def actor_system(settings: Settings, store: Store, users: UserStore,
-                 outbox: Outbox) -> Iterator[tuple[Runtime, ActorSystem]]:
+def actor_system(settings: Settings, store: Store, users: UserStore, outbox: Outbox,
+                 cluster: ClusterNode | None = None) -> Iterator[tuple[Runtime, ActorSystem]]:
     """Build, start and (on exit) stop the actors and the append log.
 
     Args:
         settings: the server's settings.
         store: the Redis store (already connected).
         users: the user store on ``store``.
-        outbox: where frames go (the Hub, or a test's recording outbox).
+        outbox: where frames go (the Hub, the cluster's outbox, or a test's recording
+            outbox).
+        cluster: cluster mode: the node that places actors by shard (it starts them as
+            it acquires shards, after this returns: ``ClusterNode.start``).
 
     Yields:
         The runtime every actor shares, and the started system (its ``tick`` is the
@@ -60,6 +66,8 @@ def actor_system(settings: Settings, store: Store, users: UserStore,
     registry.define("session", _starter(Session, rt))
     rt.supervisor = ActorHandle("supervisor", "main", _starter(Supervisor, rt)("main"),
                                 closed=registry.closed)
+    if cluster is not None:
+        cluster.attach(rt)
     appends.start()
     system = ActorSystem(rt)
     try:

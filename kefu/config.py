@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Strategy = Literal["least_loaded", "round_robin", "efficiency"]
@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     guest_sweep_seconds: float = Field(default=3600.0, gt=0)
     guest_global_rate_per_minute: int = 600  # guests created per minute, all addresses
     redis_restart_tries: int = Field(default=5, ge=0)  # the embedded Redis, after it dies
+    # cluster mode (docs/cluster.md): this process is one of N nodes on KEFU_REDIS_URL
+    cluster: bool = False
+    node_id: str | None = None  # default: host:port:start-ms:random
+    shards: int = Field(default=64, ge=1, le=4096)  # fixed for the life of a deployment
+    lease_ttl_ms: int = Field(default=10_000, ge=500)
+    drain_seconds: float = Field(default=5.0, ge=0)  # SIGTERM: hand shards over for so long
+
+    @model_validator(mode="after")
+    def _cluster_needs_shared_redis(self) -> Settings:
+        if self.cluster and not self.redis_url:
+            raise ValueError("KEFU_CLUSTER=1 needs KEFU_REDIS_URL: the nodes share one Redis")
+        if self.node_id is not None and (not self.node_id or "|" in self.node_id):
+            raise ValueError("KEFU_NODE_ID must be non-empty and must not contain '|'")
+        return self
 
     @property
     def redis_dir(self) -> Path:

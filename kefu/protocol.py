@@ -60,6 +60,7 @@ class CloseCode(IntEnum):
 
     GOING_AWAY = 1001  # server closing
     POLICY = 1008  # too many connections, frame flood
+    SERVICE_RESTART = 1012  # cluster mode: frames may have been lost, reconnect and resume
     TRY_AGAIN = 1013  # Redis unreachable during the handshake
     UNAUTHORIZED = 4401  # bad token, or its token was revoked
 

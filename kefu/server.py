@@ -6,6 +6,10 @@ ticker. Stop (SIGTERM/SIGINT), the exit stack in reverse: ticker, sweeper, then 
 sockets (refuse new ones, ``server_closing`` to every client, close with 1001), the
 bridge, the actors (sessions and agents, dispatcher, supervisor) and the append log, the
 store, Redis. Exit 0, or 1 when the embedded Redis died and could not be started again.
+
+Cluster mode (``KEFU_CLUSTER=1``, docs/cluster.md) adds the node (``cluster/node.py``)
+after the actors — it takes its shards before the port opens — and, on SIGTERM, a drain
+before anything else stops: health answers 503 ``draining`` and every shard is handed over.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from kefu import protocol
+from kefu.actors.runtime import Outbox
 from kefu.actors.system import ActorSystem
 from kefu.assembly import actor_system
+from kefu.cluster.node import ClusterNode
 from kefu.config import Settings
 from kefu.domain import UserType, iso, now
 from kefu.http.app import make_app
@@ -36,11 +42,12 @@ from kefu.http.bridge import Bridge
 from kefu.http.connections import Hub
 from kefu.http.housekeeping import GuestSweeper
 from kefu.http.http_limits import http_server
+from kefu.http.online import Online
 from kefu.http.state import AppState
 from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.history import History
 from kefu.persistence.maintenance import load as load_maintenance
-from kefu.persistence.redis import Store
+from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.persistence.users import UserStore
 from kefu.protocol import CloseCode
 
@@ -117,8 +124,17 @@ async def serve(settings: Settings) -> int:
         users = UserStore(store, settings.token_ttl_seconds, settings.scrypt_n)
         bootstrap_admin(settings, users)
 
-        hub = Hub(IOLoop.current())
-        rt, system = stack.enter_context(actor_system(settings, store, users, hub))
+        node: ClusterNode | None = None
+        if settings.cluster:
+            node = ClusterNode(settings, store, url)
+            hub = Hub(IOLoop.current(), node.conn_id_base, node.count_changed)
+            outbox: Outbox = node.outbox_for(hub)
+        else:
+            hub = outbox = Hub(IOLoop.current())
+        rt, system = stack.enter_context(actor_system(settings, store, users, outbox, node))
+        if node is not None:
+            node.start()
+            stack.callback(node.stop)
         if embedded is not None:
             embedded.supervise(lambda level, event, fields: rt.event(level, "redis", event,
                                                                      **fields),
@@ -128,7 +144,11 @@ async def serve(settings: Settings) -> int:
         stack.callback(bridge.close)
         state = AppState(settings=settings, store=store, users=users, history=History(store),
                          bridge=bridge, hub=hub, rt=rt, system=system,
+                         online=Online(hub, node.node if node is not None else ""),
+                         cluster=node,
                          maintenance=load_maintenance(store))  # before the port opens
+        if node is not None:
+            watch_cluster(state, node)
 
         server = http_server(make_app(state), settings)
         server.listen(settings.port, settings.host)
@@ -139,7 +159,10 @@ async def serve(settings: Settings) -> int:
         ticker = Ticker(system, settings)
         ticker.start()
         stack.callback(ticker.stop)
-        rt.event("info", "server", "started", host=settings.host, port=settings.port)
+        if node is not None:
+            stack.push_async_callback(drain, state, node)
+        rt.event("info", "server", "started", host=settings.host, port=settings.port,
+                 node=rt.node)
         print(f"kefu: listening on http://{settings.host}:{settings.port}", flush=True)
 
         await stop_event.wait()
@@ -147,6 +170,27 @@ async def serve(settings: Settings) -> int:
         state.closing = True
         stack.callback(lambda: rt.event("info", "server", "stopped", exit_code=exit_code))
     return exit_code
+
+
+def watch_cluster(state: AppState, node: ClusterNode) -> None:
+    """Other nodes' sockets into the REST views' presence, and maintenance changes into
+    this node's copy — both hop onto the loop (the node calls from its threads)."""
+    loop = IOLoop.current()
+    node.watch_presence = lambda snapshot: loop.add_callback(state.online.set_remote, snapshot)
+
+    async def reload_maintenance() -> None:
+        with contextlib.suppress(*REDIS_ERRORS):
+            state.maintenance = await state.bridge.run_io(load_maintenance, state.store)
+
+    node.on_control = lambda _header: loop.add_callback(reload_maintenance)
+
+
+async def drain(state: AppState, node: ClusterNode) -> None:
+    """SIGTERM in cluster mode, first of all: health says ``draining`` (503) and new
+    sockets are refused; every shard is handed over (its actors finish, its leases go)
+    while this node's sockets still get their frames; then the usual shut-down."""
+    state.closing = True
+    await asyncio.get_running_loop().run_in_executor(None, node.drain)
 
 
 async def close_sockets(state: AppState, server: HTTPServer) -> None:

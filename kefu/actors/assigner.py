@@ -35,6 +35,7 @@ from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import Priority, SessionStatus, iso, now, session_id
 from kefu.persistence import dispatch
 from kefu.persistence.dispatch import Refused
+from kefu.persistence.fencing import Fence
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
@@ -64,7 +65,7 @@ class Assigner:
         try:
             self.queue.put(self.rt.store, QueueEntry(kehu_id=kehu_id, kehu_name=name,
                                                      priority=priority, waiting_since=now(),
-                                                     note=note, front=front))
+                                                     note=note, front=front), self.fence)
         except REDIS_ERRORS:
             return UNAVAILABLE
         return Accepted()
@@ -163,8 +164,9 @@ class Assigner:
             self.rt.store, sid, kehu_id, slot.kefu_id, t, transferred_from, kehu_name,
             slot.name, self.rt.settings.dedup_ttl_seconds, force)
         try:
-            opened = (dispatch.transfer_session(self.rt.store, closing, opening)
-                      if closing is not None else dispatch.open_session(self.rt.store, opening))
+            opened = (dispatch.transfer_session(self.rt.store, closing, opening, self.fence)
+                      if closing is not None
+                      else dispatch.open_session(self.rt.store, opening, self.fence))
         except REDIS_ERRORS:
             return UNAVAILABLE
         if isinstance(opened, Refused):
@@ -188,9 +190,20 @@ class Assigner:
                                    protocol.message(raw.encode()))
         return Accepted(data=summary)
 
+    @property
+    def fence(self) -> Fence:
+        """The dispatcher's fencing token (cluster mode; unfenced otherwise)."""
+        return self.rt.fence("dispatcher", "main")
+
     def stale(self, refused: Refused) -> Rejected:
         """A script refused: this dispatcher's memory was stale (another dispatcher, or a
-        paused or restarted one, changed Redis). Reload everything from Redis; refuse."""
+        paused or restarted one, changed Redis). Reload everything from Redis; refuse.
+        Fenced: this node lost the dispatcher's lease — it gives the shard up (the new
+        owner's dispatcher loads from Redis) and the caller retries."""
+        if refused.reason == "fenced":
+            self.rt.event("warning", "dispatcher:main", "fenced", node=self.rt.node)
+            self.rt.fenced("dispatcher", "main")
+            return UNAVAILABLE
         self.rt.event("warning", "dispatcher:main", "stale_state", reason=refused.reason,
                       detail=refused.detail)
         self.on_stale()
@@ -218,7 +231,7 @@ class Assigner:
         closing = dispatch.close_session_command(self.rt.store, sid,
                                                  SessionStatus.COMPLETED.value, now(), reason)
         try:
-            generation = dispatch.close_session(self.rt.store, closing)
+            generation = dispatch.close_session(self.rt.store, closing, self.fence)
         except REDIS_ERRORS:
             return UNAVAILABLE
         if isinstance(generation, Refused):
@@ -275,7 +288,7 @@ class Assigner:
                 self.rt.store, sid, SessionStatus.COMPLETED.value, now(), "agent_offline",
                 requeue_json=self.queue.entry_json(entry))
             try:
-                generation = dispatch.close_session(self.rt.store, closing)
+                generation = dispatch.close_session(self.rt.store, closing, self.fence)
             except REDIS_ERRORS:
                 return
             if isinstance(generation, Refused):

@@ -9,6 +9,11 @@ used). Any exception in ``handle_message`` is a bug: the actor dies, its asker g
 ``Rejected(internal)``, and the supervisor restarts it from its snapshot with whatever was
 left in its inbox. Redis being away is not a bug: ``load`` is retried on the next message
 and handlers turn Redis errors into ``Rejected(storage_unavailable)``.
+
+In cluster mode a message that came from a shard's inbox stream carries a receipt; it is
+acknowledged once handled (or once it crashed its actor: a message that kills an actor is
+not handed to it again), unless the handler took the receipt to acknowledge it later
+(:meth:`SupervisedActor.take_receipt`: a session's message, once its append is decided).
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from kefu.actors.messages import Accepted, ActorDied, ActorMessage, Crash, Envelope, Rejected
+from kefu.actors.messages import (
+    Accepted,
+    ActorDied,
+    ActorMessage,
+    Crash,
+    Envelope,
+    Receipt,
+    Rejected,
+)
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
@@ -49,6 +62,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.handle = handle
         self.rt = rt
         self.loaded = False
+        self.receipt: Receipt | None = None  # of the message being handled (cluster mode)
 
     # --- subclass hooks -------------------------------------------------------------
 
@@ -58,6 +72,11 @@ class SupervisedActor(pykka.ThreadingActor):
     def handle_message(self, msg: ActorMessage) -> Any:
         """One ``match`` over the message types (subclasses); unknown ones are refused."""
         return Rejected(reason=RejectReason.BAD_REQUEST)
+
+    def take_receipt(self) -> Receipt | None:
+        """The current message's inbox receipt, now the handler's to acknowledge."""
+        receipt, self.receipt = self.receipt, None
+        return receipt
 
     # --- pykka hooks ----------------------------------------------------------------
 
@@ -76,6 +95,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> None:
         env: Envelope = message
         msg = env.msg
+        self.receipt = env.receipt
         try:
             if isinstance(msg, Crash):
                 raise InjectedFault(self.handle.id, msg.operator)
@@ -87,9 +107,11 @@ class SupervisedActor(pykka.ThreadingActor):
             if env.reply is not None:
                 env.reply(Accepted(data={"actor_id": self.handle.id}) if isinstance(msg, Crash)
                           else Rejected(reason=RejectReason.INTERNAL))
+            self.rt.ack(self.take_receipt())
             raise
         if env.reply is not None:
             env.reply(result)
+        self.rt.ack(self.take_receipt())
 
     def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
         error = "".join(traceback.format_exception_only(exc_type, exc)).strip()

@@ -24,7 +24,7 @@ from kefu.protocol import RejectReason
 
 if TYPE_CHECKING:
     from kefu.actors.handles import ActorHandle
-    from kefu.actors.runtime import Outbox
+    from kefu.actors.runtime import Outbox, Runtime
 
 
 def redeliver(outbox: Outbox, conn_id: int | None, cmid: str | None, stored: bytes) -> None:
@@ -44,12 +44,12 @@ def redeliver(outbox: Outbox, conn_id: int | None, cmid: str | None, stored: byt
 class Delivery:
     """One per session actor; holds nothing that changes."""
 
-    __slots__ = ("dispatcher", "outbox", "session")
+    __slots__ = ("outbox", "rt", "session")
 
-    def __init__(self, outbox: Outbox, session: ActorHandle, dispatcher: ActorHandle) -> None:
-        self.outbox = outbox
+    def __init__(self, rt: Runtime, session: ActorHandle) -> None:
+        self.rt = rt
+        self.outbox = rt.outbox
         self.session = session
-        self.dispatcher = dispatcher
 
     def done(self, post: Post, appended: Appended) -> None:
         """The append log's callback (its thread): frames for a stored message or a
@@ -64,10 +64,12 @@ class Delivery:
             self.outbox.to_conn(post.conn_id, protocol.ack(a.cmid, a.msg_json), a.sid, a.seq)
             self.outbox.message((a.sender, post.recipient), a.sid, a.seq,
                                 protocol.message(a.msg_json), exclude_conn=post.conn_id)
+            self.rt.ack(post.receipt)
             if a.response_seconds is not None:  # stored: the script counted it; routing too
-                self.dispatcher.tell(AgentFiguresAdded(kefu_id=a.sender,
-                                                       response_seconds=a.response_seconds))
-        elif a.resend_only:  # the session used no seq: nothing of its state to repair
+                self.rt.dispatcher().tell(AgentFiguresAdded(
+                    kefu_id=a.sender, response_seconds=a.response_seconds))
+        elif a.resend_only and status is not AppendStatus.FENCED:  # no seq used: no repair
+            self.rt.ack(post.receipt)
             self._resend_answered(post, appended)
         else:
             self.session.tell(AppendOutcome(post=post, appended=appended))

@@ -42,16 +42,19 @@ from kefu.actors.messages import (
     TransferSession,
     UnregisterAgent,
 )
+from kefu.actors.node_presence import NodePresence
 from kefu.actors.routing import AgentSlot
 from kefu.actors.seats import Seats
 from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import AgentStatus, Priority, UserType, iso, now, split_session_id
 from kefu.persistence import dispatch
 from kefu.persistence import maintenance as maintenance_store
+from kefu.persistence.fencing import Fenced
 from kefu.persistence.redis import REDIS_ERRORS, OutcomeUnknown
 from kefu.protocol import RejectReason
 
 log = logging.getLogger(__name__)
+NODES_CHECK_SECONDS = 2.0
 
 
 class Dispatcher(SupervisedActor):
@@ -60,8 +63,11 @@ class Dispatcher(SupervisedActor):
     def load(self) -> None:
         rt = self.rt
         snap = dispatch.load_snapshot(rt.store)
-        # connections are the IOLoop's truth: a restarted dispatcher reads them back
-        counts = rt.outbox.connection_counts()
+        # connections are the edges' truth: a restarted dispatcher reads them back (in
+        # cluster mode every node's, from Redis)
+        self.presence = NodePresence.from_snapshot(rt.outbox.presence())
+        self.nodes_checked = now()
+        counts = self.presence.totals()
         self.seats = Seats.from_snapshot(rt.users.all_of_type(UserType.KEFU), snap.figures,
                                          counts, snap.assignments, now())
         online = {u for u, n in counts.items() if n and u not in self.seats}
@@ -156,10 +162,14 @@ class Dispatcher(SupervisedActor):
         try:
             stored = dispatch.store_waiting_message(
                 self.rt.store, msg.kehu_id, cmid, msg.content, msg.content_type, msg.url,
-                self.rt.settings.dedup_ttl_seconds)
+                self.rt.settings.dedup_ttl_seconds, self.desk.fence)
         except OutcomeUnknown:
             return self._refused(msg.conn_id, Rejected(reason=RejectReason.OUTCOME_UNKNOWN),
                                  cmid)
+        except Fenced:
+            self.rt.fenced("dispatcher", "main")
+            return self._refused(msg.conn_id, Rejected(
+                reason=RejectReason.STORAGE_UNAVAILABLE), cmid)
         except REDIS_ERRORS:
             return self._refused(msg.conn_id, Rejected(
                 reason=RejectReason.STORAGE_UNAVAILABLE), cmid)
@@ -178,16 +188,23 @@ class Dispatcher(SupervisedActor):
         return Accepted(data={"session_id": self.desk.assignments.get(msg.kehu_id)})
 
     def _handle_customer_presence(self, msg: CustomerPresence) -> Any:
-        if msg.online:
-            self.queue.online.add(msg.kehu_id)
-            if msg.kehu_id in self.queue:  # a waiting kehu (re)connects: where it is
-                self.desk.push_positions(only=msg.kehu_id)
+        was_online = self.presence.total(msg.kehu_id) > 0
+        online = self.presence.set(msg.kehu_id, msg.node, 1 if msg.online else 0) > 0
+        if online == was_online:
+            return Accepted()  # another node still has (or already had) a socket of it
+        return self._customer_online(msg.kehu_id, online)
+
+    def _customer_online(self, kehu_id: str, online: bool) -> Any:
+        if online:
+            self.queue.online.add(kehu_id)
+            if kehu_id in self.queue:  # a waiting kehu (re)connects: where it is
+                self.desk.push_positions(only=kehu_id)
         else:
-            self.queue.online.discard(msg.kehu_id)
-        sid = self.desk.assignments.get(msg.kehu_id)
+            self.queue.online.discard(kehu_id)
+        sid = self.desk.assignments.get(kehu_id)
         if sid is not None:
             self.rt.outbox.to_users([sid.split(":")[1]], protocol.presence(
-                msg.kehu_id, "online" if msg.online else "offline"))
+                kehu_id, "online" if online else "offline"))
         return Accepted()
 
     # --- agents ---------------------------------------------------------------------
@@ -226,8 +243,12 @@ class Dispatcher(SupervisedActor):
         slot = self.seats.get(msg.kefu_id)
         if slot is None:
             return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
+        return self._agent_connections(slot, self.presence.set(msg.kefu_id, msg.node,
+                                                               msg.connections), msg.opened)
+
+    def _agent_connections(self, slot: AgentSlot, connections: int, opened: bool) -> Any:
         before = slot.effective_status
-        if msg.connections > 0 and (slot.connections == 0 or msg.opened):
+        if connections > 0 and (slot.connections == 0 or opened):
             slot.disconnected_at = None
             if slot.status is AgentStatus.OFFLINE:
                 try:
@@ -235,9 +256,9 @@ class Dispatcher(SupervisedActor):
                 except REDIS_ERRORS:
                     log.warning("%s: online status not stored (Redis away)", slot.kefu_id)
                 slot.status = AgentStatus.ONLINE
-        elif msg.connections == 0 and slot.connections > 0:
+        elif connections == 0 and slot.connections > 0:
             slot.disconnected_at = now()
-        slot.connections = msg.connections
+        slot.connections = connections
         if slot.effective_status is not before:
             self._broadcast_presence(slot)
         self.desk.fill_seats()
@@ -272,7 +293,25 @@ class Dispatcher(SupervisedActor):
 
     # --- time -----------------------------------------------------------------------
 
+    def _forget_dead_nodes(self, at: float) -> None:
+        """Cluster mode, every few seconds: the sockets of a node whose heartbeat expired
+        are gone (its agents' grace periods start)."""
+        if self.rt.cluster is None or at - self.nodes_checked < NODES_CHECK_SECONDS:
+            return
+        self.nodes_checked = at
+        try:
+            alive = set(self.rt.cluster.live_nodes())
+        except REDIS_ERRORS:
+            return
+        for user in self.presence.keep_nodes(alive):
+            slot = self.seats.get(user)
+            if slot is not None:
+                self._agent_connections(slot, self.presence.total(user), False)
+            elif self.presence.total(user) == 0:
+                self._customer_online(user, False)
+
     def _handle_tick(self, msg: Tick) -> None:
+        self._forget_dead_nodes(msg.now)
         grace = self.rt.settings.agent_grace_seconds
         for slot in list(self.seats.agents.values()):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None

@@ -7,6 +7,10 @@ while it is failed. Its lock makes "take the dead actor's inbox" and "tell" mutu
 exclusive, so no message falls between a crash and the restart. Everything that travels
 is an :class:`~kefu.actors.messages.Envelope`: the message, and for an ask its reply.
 
+In cluster mode the registry has a :class:`Placement`: an actor whose shard another node
+owns is reached through a :class:`RemoteHandle` (its shard's inbox stream), and a local
+handle whose shard has moved away since forwards instead of starting its actor here.
+
 Every public method is thread-safe. The handle's fields are written under its lock (by
 the actor's thread when it dies or retires, by the supervisor when it restarts it, by
 any thread that tells); ``describe`` reads them under the lock too.
@@ -21,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import pykka
 
@@ -32,6 +36,16 @@ log = logging.getLogger(__name__)
 
 Factory = Callable[["ActorHandle"], pykka.ActorRef[Any]]
 Refused = Callable[[ActorMessage, RejectReason], None]
+
+
+class Placement(Protocol):
+    """Where an actor lives (cluster mode: ``kefu/cluster/router.py``). Thread-safe."""
+
+    def local(self, kind: str, key: str) -> bool:
+        """Does this node own the actor's shard right now?"""
+
+    def forward(self, kind: str, key: str, env: Envelope) -> None:
+        """Send ``env`` to the actor's shard inbox (never blocks)."""
 
 
 class HandleState(StrEnum):
@@ -46,8 +60,10 @@ class ActorHandle:
 
     def __init__(self, kind: str, key: str, factory: Factory,
                  on_refuse: Refused | None = None,
-                 closed: threading.Event | None = None) -> None:
+                 closed: threading.Event | None = None,
+                 placement: Placement | None = None) -> None:
         self.kind = kind
+        self.placement = placement
         self.key = key
         self.factory = factory
         self.on_refuse = on_refuse
@@ -72,14 +88,18 @@ class ActorHandle:
 
     def tell(self, msg: ActorMessage) -> None:
         """Deliver ``msg`` (start the actor if it is stopped); never blocks on it."""
-        self._deliver(Envelope(msg))
+        self.post(Envelope(msg))
 
     def ask(self, msg: ActorMessage, reply: ReplyFn) -> None:
         """Deliver ``msg``; ``reply`` is called once with the answer, on the actor's thread
         (with ``Rejected(actor_failed)`` if it cannot be handled)."""
-        self._deliver(Envelope(msg, reply))
+        self.post(Envelope(msg, reply))
 
-    def _deliver(self, env: Envelope) -> None:
+    def _elsewhere(self) -> bool:
+        return self.placement is not None and not self.placement.local(self.kind, self.key)
+
+    def post(self, env: Envelope) -> None:
+        """Deliver an envelope as it is (the inbox reader's, with its receipt)."""
         with self.lock:
             if self.state is HandleState.RUNNING and self.ref is not None:
                 try:
@@ -98,6 +118,10 @@ class ActorHandle:
             if self.closed.is_set():  # shutting down: start nothing new
                 refuse(env, RejectReason.ACTOR_FAILED)
                 return
+            if self._elsewhere():  # its shard is another node's now
+                assert self.placement is not None
+                self.placement.forward(self.kind, self.key, env)
+                return
             self.ref = self.factory(self)
             self.state = HandleState.RUNNING
             self.ref.tell(env)
@@ -105,7 +129,7 @@ class ActorHandle:
     def ensure_started(self) -> None:
         """Start the actor if it is not running (start-up restore)."""
         with self.lock:
-            if self.closed.is_set():
+            if self.closed.is_set() or self._elsewhere():
                 return
             if self.state is HandleState.STOPPED or (
                 self.state is HandleState.RUNNING and (self.ref is None
@@ -164,6 +188,13 @@ class ActorHandle:
             if self.closed.is_set():
                 self.state = HandleState.STOPPED
                 return
+            if self._elsewhere():  # its shard moved while it was down: on to the owner
+                assert self.placement is not None
+                self.state = HandleState.STOPPED
+                for env in [getattr(e, "message", e) for e in leftovers] + self.buffer:
+                    self.placement.forward(self.kind, self.key, env)
+                self.buffer.clear()
+                return
             self.ref = self.factory(self)
             for envelope in leftovers:
                 self.ref.actor_inbox.put(envelope)
@@ -221,8 +252,40 @@ def refuse(env: Envelope, reason: RejectReason) -> None:
             log.exception("reply failed")
 
 
+class RemoteHandle:
+    """An actor on another node (cluster mode): what is told or asked goes to its shard's
+    inbox stream. Made per use, never registered. Thread-safe."""
+
+    __slots__ = ("key", "kind", "placement")
+
+    def __init__(self, kind: str, key: str, placement: Placement) -> None:
+        self.kind, self.key, self.placement = kind, key, placement
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    def tell(self, msg: ActorMessage) -> None:
+        self.placement.forward(self.kind, self.key, Envelope(msg))
+
+    def ask(self, msg: ActorMessage, reply: ReplyFn) -> None:
+        self.placement.forward(self.kind, self.key, Envelope(msg, reply))
+
+    def post(self, env: Envelope) -> None:
+        self.placement.forward(self.kind, self.key, env)
+
+    def ensure_started(self) -> None:
+        """Another node starts it."""
+
+    def alive(self) -> bool:
+        return False
+
+
+AnyHandle = ActorHandle | RemoteHandle
+
+
 class Registry:
-    """Every actor handle, by ``kind:key``. Thread-safe."""
+    """Every local actor handle, by ``kind:key``. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -230,19 +293,32 @@ class Registry:
         self._factories: dict[str, Callable[[str], Factory]] = {}
         self.on_refuse: Refused | None = None
         self.closed = threading.Event()
+        self.placement: Placement | None = None  # cluster mode: set before any actor starts
 
     def define(self, kind: str, make_factory: Callable[[str], Factory]) -> None:
         """Register how to build the actor of ``kind`` for a given key."""
         self._factories[kind] = make_factory
 
-    def get(self, kind: str, key: str) -> ActorHandle:
-        """The handle of ``kind:key``, made (not started) if there is none yet."""
+    def get(self, kind: str, key: str) -> ActorHandle | RemoteHandle:
+        """The handle of ``kind:key``, made (not started) if there is none yet; in
+        cluster mode a :class:`RemoteHandle` when another node owns its shard."""
+        if self.placement is not None and not self.placement.local(kind, key):
+            with self._lock:
+                handle = self._handles.get(f"{kind}:{key}")
+            if handle is None or handle.state is HandleState.STOPPED:
+                return RemoteHandle(kind, key, self.placement)
+            return handle  # still running here: it forwards itself once stopped
+        return self.local(kind, key)
+
+    def local(self, kind: str, key: str) -> ActorHandle:
+        """The local handle of ``kind:key`` (made if absent): the inbox reader's, for a
+        shard this node owns."""
         actor_id = f"{kind}:{key}"
         with self._lock:
             handle = self._handles.get(actor_id)
             if handle is None:
                 handle = ActorHandle(kind, key, self._factories[kind](key), self.on_refuse,
-                                     self.closed)
+                                     self.closed, self.placement)
                 self._handles[actor_id] = handle
             return handle
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kefu.persistence.appends import Appended
 
 ReplyFn = Callable[[Any], None]
+Receipt = tuple[str, str]  # cluster mode: (inbox stream, entry id) of a message to XACK
 
 _MSG = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -35,10 +36,12 @@ class ActorMessage:
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A message and, for an ask, where its answer goes (called once, on the actor's
-    thread). What actually travels through a pykka mailbox."""
+    thread). What actually travels through a pykka mailbox. ``receipt``: the message came
+    from a shard's inbox stream (cluster mode) and is acknowledged once handled."""
 
     msg: ActorMessage
     reply: ReplyFn | None = None
+    receipt: Receipt | None = None
 
 
 # --- replies -------------------------------------------------------------------------
@@ -92,15 +95,21 @@ class CustomerMessage(ActorMessage):
 
 @dataclass(**_MSG)
 class AgentPresence(ActorMessage):
+    """A kefu's live sockets on ``node`` (its id; '' in single-process mode)."""
+
     kefu_id: str
     connections: int
     opened: bool = False  # a connection just opened (connecting makes an agent available)
+    node: str = ""
 
 
 @dataclass(**_MSG)
 class CustomerPresence(ActorMessage):
+    """A kehu's first socket on ``node`` opened (online) or its last one closed."""
+
     kehu_id: str
     online: bool
+    node: str = ""
 
 
 @dataclass(**_MSG)

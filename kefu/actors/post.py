@@ -20,3 +20,4 @@ class Post:
     url: str | None
     route_seq: int = 0  # a kehu's message: its number on the loop (``Hub.next_route``)
     miss: RejectReason = RejectReason.STORAGE_UNAVAILABLE  # a resend found nothing stored
+    receipt: tuple[str, str] | None = None  # its inbox entry (cluster mode): acked when decided

@@ -1,5 +1,6 @@
 """What every actor shares: settings, Redis, the append log, the Outbox to sockets, the
-registry of handles, the supervisor's handle and the structured system log.
+registry of handles, the supervisor's handle, the structured system log and, in cluster
+mode, the link to the cluster (fencing tokens, inbox acknowledgements).
 
 Built once by ``kefu/assembly.py`` (for the server and for the actor tests alike) and
 never changed after start-up; every method is thread-safe.
@@ -18,12 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from kefu.config import Settings
+from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.persistence.users import UserStore
 
 if TYPE_CHECKING:
-    from kefu.actors.handles import ActorHandle, Registry
-    from kefu.actors.messages import ActorDied
+    from kefu.actors.handles import ActorHandle, AnyHandle, Registry
+    from kefu.actors.messages import ActorDied, Receipt
     from kefu.persistence.appends import AppendLog
 
 log = logging.getLogger("kefu.events")
@@ -46,12 +48,37 @@ class Outbox(Protocol):
                 exclude_conn: int | None = None) -> None:
         """A stored message to every connection of ``user_ids`` that lacks that seq."""
 
-    def connection_counts(self) -> dict[str, int]:
-        """Live connections per user (a restarted dispatcher reads them back)."""
+    def presence(self) -> dict[str, dict[str, int]]:
+        """node → user → live connections, on every node (a restarted dispatcher reads
+        them back; in single-process mode the one node is ``''``). May block on Redis."""
 
     def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
         """The kehu's message number ``route_seq`` is in session ``sid``'s mailbox: its
         later messages may go straight there (see ``Hub.next_route``)."""
+
+    def kick(self, user_id: str, code: int, reason: str,
+             tokens: Iterable[str] | None = None) -> None:
+        """Close ``user_id``'s sockets (only those opened with one of ``tokens``, SHA-256
+        digests, when given), wherever they are."""
+
+
+class ClusterLink(Protocol):
+    """What actors need of cluster mode (``kefu/cluster/node.py``). Thread-safe."""
+
+    node: str
+    dispatcher_owner: str | None  # the node holding the dispatcher's lease (last seen)
+
+    def fence(self, kind: str, key: str) -> Fence:
+        """The fencing token for writes of actor ``kind:key`` (refused if not owned)."""
+
+    def fenced(self, kind: str, key: str) -> None:
+        """A script refused a write of ``kind:key``: give its shard up now."""
+
+    def ack(self, receipt: Receipt) -> None:
+        """Acknowledge an inbox entry that was handled."""
+
+    def live_nodes(self) -> list[str]:
+        """The nodes whose heartbeat has not expired (blocking: one Redis read)."""
 
 
 @dataclass
@@ -63,25 +90,44 @@ class Runtime:
     registry: Registry
     appends: AppendLog
     supervisor: ActorHandle | None = None
+    cluster: ClusterLink | None = None  # cluster mode (set before any actor starts)
     started_at: float = field(default_factory=time.time)
     _unstored: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=UNSTORED_EVENTS))
     _unstored_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # handles ----------------------------------------------------------------------
-    def dispatcher(self) -> ActorHandle:
+    def dispatcher(self) -> AnyHandle:
         return self.registry.get("dispatcher", "main")
 
-    def session(self, sid: str) -> ActorHandle:
+    def session(self, sid: str) -> AnyHandle:
         """The handle of session ``sid`` (made if absent: for ids the server trusts)."""
         return self.registry.get("session", sid)
 
     def find_session(self, sid: str) -> ActorHandle | None:
-        """The handle of session ``sid`` if one exists already (never makes one)."""
+        """The local handle of session ``sid`` if one exists already (never makes one)."""
         return self.registry.find(f"session:{sid}")
 
-    def agent(self, kefu_id: str) -> ActorHandle:
+    def agent(self, kefu_id: str) -> AnyHandle:
         return self.registry.get("agent", kefu_id)
+
+    # cluster mode -------------------------------------------------------------------
+    @property
+    def node(self) -> str:
+        """This node's id ('' in single-process mode)."""
+        return self.cluster.node if self.cluster is not None else ""
+
+    def fence(self, kind: str, key: str) -> Fence:
+        """The fence for writes of ``kind:key`` (unfenced in single-process mode)."""
+        return self.cluster.fence(kind, key) if self.cluster is not None else UNFENCED
+
+    def fenced(self, kind: str, key: str) -> None:
+        if self.cluster is not None:
+            self.cluster.fenced(kind, key)
+
+    def ack(self, receipt: Receipt | None) -> None:
+        if receipt is not None and self.cluster is not None:
+            self.cluster.ack(receipt)
 
     def supervisor_told(self, died: ActorDied) -> None:
         """Report a dead actor to the supervisor (called on the dying actor's thread)."""

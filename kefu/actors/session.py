@@ -62,10 +62,12 @@ class Session(SupervisedActor):
         self.settling = False
         self.last_activity = now()
         self.idle_requested = False
-        self.delivery = Delivery(self.rt.outbox, self.handle, self.rt.dispatcher())
+        self.delivery = Delivery(self.rt, self.handle)
+        self.fence = self.rt.fence("session", self.handle.key)
 
     def load(self) -> None:
         # a new incarnation: what an earlier one submitted is decided before we read seq
+        # (on another node's, the fence refuses whatever lands after our lease began)
         self.rt.appends.barrier()
         self.reload()
 
@@ -118,16 +120,20 @@ class Session(SupervisedActor):
         cmid = msg.client_msg_id
         recipient = st.kefu_id if side == "kehu" else st.kehu_id
         post = Post(conn_id=msg.conn_id, recipient=recipient, content=msg.content,
-                    content_type=msg.content_type, url=msg.url, route_seq=msg.route_seq)
+                    content_type=msg.content_type, url=msg.url, route_seq=msg.route_seq,
+                    receipt=self.take_receipt())
         if not st.active or (cmid is not None and cmid in self.recent):
             if cmid is None:
+                self.rt.ack(post.receipt)
                 return self._error(msg.conn_id, RejectReason.SESSION_ENDED, None)
             # a resend: answered with the stored message (or session_ended if none)
             miss = RejectReason.STORAGE_UNAVAILABLE if st.active else RejectReason.SESSION_ENDED
             self._submit(Append(sid=st.sid, seq=0, msg_id="", msg_json=b"", side=side,
-                                sender=msg.sender_id, cmid=cmid, ts=0.0, resend_only=True),
+                                sender=msg.sender_id, cmid=cmid, ts=0.0, resend_only=True,
+                                fence=self.fence),
                          Post(conn_id=msg.conn_id, recipient=recipient, content="",
-                              content_type="", url=None, miss=miss))
+                              content_type="", url=None, miss=miss,
+                              receipt=post.receipt))
             return Accepted()
         t = now()
         meta: list[str | int | float] = []
@@ -159,7 +165,7 @@ class Session(SupervisedActor):
                   "session_id": self.state.sid, "seq": seq, "client_msg_id": cmid}
         return Append(sid=self.state.sid, seq=seq, msg_id=msg_id, msg_json=orjson.dumps(stored),
                       side=side, sender=sender, cmid=cmid, ts=t, preview=post.content[:200],
-                      response_seconds=response_s, meta=meta)
+                      response_seconds=response_s, meta=meta, fence=self.fence)
 
     def _submit(self, append: Append, post: Post) -> None:
         self.rt.appends.submit(append, functools.partial(self.delivery.done, post))
@@ -180,7 +186,12 @@ class Session(SupervisedActor):
                                       a.ts, a.meta, a.response_seconds), post)
             self.next_seq += 1
             return
+        if status is AppendStatus.FENCED:  # our shard is another node's: it takes over
+            self.rt.fenced("session", self.state.sid)
+            self._error(post.conn_id, RejectReason.STORAGE_UNAVAILABLE, a.cmid)
+            return
         self.next_seq = min(self.next_seq, a.seq)  # the seq was not used
+        self.rt.ack(post.receipt)  # decided: its inbox entry is done
         if status is AppendStatus.DUP:
             redeliver(self.rt.outbox, post.conn_id, a.cmid, detail.encode())
             return
@@ -238,9 +249,14 @@ class Session(SupervisedActor):
             return self._error(msg.conn_id, RejectReason.SESSION_ACTIVE, None)
         k = self.rt.store.keys
         try:  # one script: stored once, and the kefu's rating figures with it
-            result = self.rt.store.rate(keys=[k.session(st.sid), k.agent_figures],
-                                        args=[msg.score, msg.comment or "", now()])
+            result = self.rt.store.rate(keys=[k.session(st.sid), k.agent_figures,
+                                              self.fence.key],
+                                        args=[msg.score, msg.comment or "", now(),
+                                              self.fence.token])
         except REDIS_ERRORS:
+            return self._error(msg.conn_id, RejectReason.STORAGE_UNAVAILABLE, None)
+        if result[0] == "fenced":
+            self.rt.fenced("session", st.sid)
             return self._error(msg.conn_id, RejectReason.STORAGE_UNAVAILABLE, None)
         if result[0] == "refused":
             return self._error(msg.conn_id, RejectReason(result[1]), None)

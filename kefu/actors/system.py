@@ -15,7 +15,7 @@ from typing import Any
 import pykka
 
 from kefu import protocol
-from kefu.actors.handles import HandleState
+from kefu.actors.handles import ActorHandle, HandleState
 from kefu.actors.messages import ActorMessage, GetDispatcherState, RestartActor, Tick
 from kefu.actors.runtime import Runtime
 from kefu.protocol import RejectReason
@@ -47,11 +47,14 @@ class ActorSystem:
     def start(self) -> None:
         """Start the supervisor and the dispatcher, and wait until the dispatcher has
         restored the queue and the assignments and started every active session's actor
-        and their agents (before the port opens)."""
+        and their agents (before the port opens). In cluster mode only the supervisor:
+        the other actors start with the shards this node acquires (``cluster/node.py``)."""
         rt = self.rt
         rt.registry.on_refuse = self._refused
         assert rt.supervisor is not None
         rt.supervisor.ensure_started()
+        if rt.cluster is not None:
+            return
         dispatcher = rt.dispatcher()
         restored = threading.Event()
         dispatcher.ask(GetDispatcherState(), lambda _result: restored.set())
@@ -68,8 +71,11 @@ class ActorSystem:
         ticks (``crc32`` of the id). Waking 5,000 session threads at once for nothing
         stalled the loop for about a second (benchmark "connections").
 
-        Called on the IOLoop thread by a periodic callback; never blocks."""
-        self.rt.dispatcher().tell(Tick(now=now))
+        Called on the IOLoop thread by a periodic callback; never blocks. In cluster mode
+        only this node's actors hear it (the dispatcher where it lives)."""
+        dispatcher = self.rt.dispatcher()
+        if isinstance(dispatcher, ActorHandle):
+            dispatcher.tell(Tick(now=now))
         for handle in self.rt.registry.all():
             if (handle.kind == "session" and handle.state is HandleState.RUNNING
                     and handle.due <= now and in_tick_slice(handle.key, number, every)):
@@ -85,9 +91,12 @@ class ActorSystem:
     def health(self) -> dict[str, Any]:
         """Counts for the health check: total, running, failed ids, dispatcher alive."""
         handles = self.rt.registry.all()
+        dispatcher = self.rt.dispatcher()
+        alive = dispatcher.alive() if isinstance(dispatcher, ActorHandle) else (
+            self.rt.cluster is not None and self.rt.cluster.dispatcher_owner is not None)
         return {"total": len(handles), "running": sum(h.alive() for h in handles),
                 "failed": [h.id for h in handles if h.state is HandleState.FAILED],
-                "dispatcher_alive": self.rt.dispatcher().alive()}
+                "dispatcher_alive": alive}
 
     def recycle_all(self) -> None:
         """Restart every running actor from the store (after a flush changed it under

@@ -18,6 +18,7 @@ from kefu import protocol
 from kefu.actors.routing import QueueEntry, estimate_wait, queue_order
 from kefu.domain import Priority
 from kefu.persistence import dispatch
+from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import Store
 
 
@@ -53,7 +54,7 @@ class WaitingQueue:
     def head(self) -> QueueEntry | None:
         return min(self.entries.values(), key=QueueEntry.sort_key, default=None)
 
-    def put(self, store: Store, entry: QueueEntry) -> QueueEntry:
+    def put(self, store: Store, entry: QueueEntry, fence: Fence = UNFENCED) -> QueueEntry:
         """Add ``entry`` (or update the kehu's: it keeps its place and its front flag)
         in Redis, then here. Raises a Redis error with nothing changed."""
         old = self.entries.get(entry.kehu_id)
@@ -61,7 +62,7 @@ class WaitingQueue:
             entry = QueueEntry(kehu_id=entry.kehu_id, kehu_name=entry.kehu_name,
                                priority=entry.priority, waiting_since=old.waiting_since,
                                note=entry.note or old.note, front=old.front or entry.front)
-        dispatch.put_queue_entry(store, entry.kehu_id, self.entry_json(entry))
+        dispatch.put_queue_entry(store, entry.kehu_id, self.entry_json(entry), fence)
         self.entries[entry.kehu_id] = entry
         self.sent.pop(entry.kehu_id, None)
         self.dirty = True

@@ -29,6 +29,7 @@ import orjson
 from kefu.domain import iso
 from kefu.persistence import dispatch
 from kefu.persistence.appends import Append, AppendLog
+from kefu.persistence.fencing import UNFENCED
 from kefu.persistence.redis import Store
 
 RARE = "退款单号"
@@ -119,7 +120,8 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
         for s in specs:
             opening = dispatch.open_session_command(store, s.sid, s.kehu, s.kefu, s.start, "",
                                                     s.kehu, s.kefu, dedup_ttl, force=True)
-            store.assign(keys=opening[0], args=opening[1], client=pipe)
+            keys, args = dispatch.fenced(opening, UNFENCED)
+            store.assign(keys=keys, args=args, client=pipe)
             kinds.append("assign")
             awaiting: float | None = None
             for m in messages_of(s):
@@ -144,7 +146,8 @@ def load(url: str, specs: list[SessionSpec], prefix: str = "kefu:",
                     flush()
             end = s.start + s.messages * GAP_S
             closing = dispatch.close_session_command(store, s.sid, "completed", end, "bench")
-            store.close_session(keys=closing[0], args=closing[1], client=pipe)
+            keys, args = dispatch.fenced(closing, UNFENCED)
+            store.close_session(keys=keys, args=args, client=pipe)
             kinds.append("close")
         flush()
     finally:

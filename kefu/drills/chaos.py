@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kefu.drills import rest
+from kefu.drills import cluster, rest
 from kefu.drills.crowd import connect_crowd, settle
 from kefu.drills.ledger import Figures, tally
 from kefu.drills.proc import ADMIN_PASSWORD, DRILL_ENV, DrillServer
@@ -206,11 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kefu", type=int, default=10)
     p.add_argument("--keep", action="store_true", help="keep the data directories")
     p.add_argument("--json", default=None, help="also write the results to this file")
+    p.add_argument("--cluster", action="store_true",
+                   help="the cluster drills instead: three nodes on one Redis "
+                        "(kefu/drills/cluster.py)")
+    p.add_argument("--scenario", default="kill,kill-dispatcher,stop,rolling,pubsub",
+                   help="with --cluster: comma-separated scenarios")
     return p
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.cluster:
+        return cluster.main(args)
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     results = []

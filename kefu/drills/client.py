@@ -1,6 +1,7 @@
 """A careful chat client, as a real app should be written (asyncio, Tornado WebSockets).
 
-- It reconnects with capped exponential backoff and full jitter (seeded).
+- It reconnects with capped exponential backoff and full jitter (seeded); given several
+  URLs (a cluster's nodes) it picks one at random for every connection.
 - Every message it sends stays *pending* until its ``ack``; after a reconnect, an
   ``error`` that says "try again" (``storage_unavailable``, ``actor_failed``…) or no answer
   within ``ack_timeout``, it is sent again with the same ``client_msg_id``.
@@ -50,9 +51,11 @@ class ClientFigures:
 class DrillClient:
     """One kehu or kefu. ``run()`` is its connection loop; ``send`` queues a message."""
 
-    def __init__(self, url: str, token: str, user_id: str, role: str, rng: random.Random,
-                 ack_timeout: float = 5.0, backoff_max: float = 2.0) -> None:
-        self.url = f"{url}?token={quote(token)}"
+    def __init__(self, url: str | list[str], token: str, user_id: str, role: str,
+                 rng: random.Random, ack_timeout: float = 5.0, backoff_max: float = 2.0) -> None:
+        # several URLs (the nodes of a cluster): a random one at every (re)connect
+        self.urls = [f"{u}?token={quote(token)}" for u in ([url] if isinstance(url, str)
+                                                           else url)]
         self.user_id, self.role = user_id, role
         self.rng = rng
         self.ack_timeout, self.backoff_max = ack_timeout, backoff_max
@@ -110,7 +113,7 @@ class DrillClient:
         try:
             while not self.stopping:
                 try:
-                    ws = await websocket_connect(self.url, connect_timeout=2)
+                    ws = await websocket_connect(self.rng.choice(self.urls), connect_timeout=2)
                 except Exception:  # noqa: BLE001 - refused, reset, 1013: try again later
                     await asyncio.sleep(self.rng.uniform(0, delay))
                     delay = min(delay * 2, self.backoff_max)

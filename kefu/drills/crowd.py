@@ -35,7 +35,7 @@ class Crowd:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def connect_crowd(ws_url: str, kefu: list[tuple[str, str]], kehu: list[tuple[str, str]],
+async def connect_crowd(ws_url: str | list[str], kefu: list[tuple[str, str]], kehu: list[tuple[str, str]],
                         rng: random.Random) -> Crowd:
     """Connect the agents, then the customers; each customer asks for service and is
     assigned (there must be room for all)."""

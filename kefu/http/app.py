@@ -13,6 +13,7 @@ from kefu.http.handlers import (
     analytics,
     audit,
     auth,
+    cluster,
     docs,
     kefu,
     kefu_views,
@@ -82,6 +83,7 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/system/backups", admin.BackupListHandler, s),
         (rf"/api/system/backups/{ID}", admin.BackupDownloadHandler, s),
         (r"/api/system/maintenance", admin.MaintenanceHandler, s),
+        (r"/api/system/cluster", cluster.ClusterHandler, s),
         # 7. redis
         (r"/api/redis/status", redis_admin.RedisStatusHandler, s),
         (r"/api/redis/flush", redis_admin.RedisFlushHandler, s),

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from tornado.ioloop import IOLoop
 
-from kefu.actors.handles import ActorHandle
+from kefu.actors.handles import AnyHandle
 from kefu.actors.messages import ActorMessage, Rejected
 from kefu.protocol import RejectReason
 
@@ -29,7 +29,7 @@ class Bridge:
         self.ask_timeout = ask_timeout
         self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="kefu-io")
 
-    async def ask(self, handle: ActorHandle, msg: ActorMessage) -> Any:
+    async def ask(self, handle: AnyHandle, msg: ActorMessage) -> Any:
         """Ask ``handle`` with ``msg`` and await the answer without blocking the loop.
 
         Args:

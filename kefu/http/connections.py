@@ -13,7 +13,7 @@ import collections
 import contextlib
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,11 +88,16 @@ class Route:
 class Hub:
     """Registry of live connections; implements the actors' ``Outbox``."""
 
-    def __init__(self, loop: IOLoop | None = None) -> None:
+    def __init__(self, loop: IOLoop | None = None, id_base: int = 0,
+                 on_count: Callable[[str, str, int], None] | None = None) -> None:
+        """``id_base``: connection ids start above it (cluster mode: the node's salt in
+        the high bits). ``on_count(user, type, sockets)``: called on the loop whenever a
+        user's number of sockets here changes (cluster mode: presence in Redis)."""
         self.loop = loop or IOLoop.current()
         self.conns: dict[int, Conn] = {}
         self.by_user: dict[str, set[int]] = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(id_base + 1)
+        self.on_count = on_count
         self._pending: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
@@ -113,6 +118,8 @@ class Hub:
         self.by_address[address] = self.by_address.get(address, 0) + 1
         with self._counts_lock:
             self._counts[user_id] = len(self.by_user[user_id])
+        if self.on_count is not None:
+            self.on_count(user_id, user_type, len(self.by_user[user_id]))
         return conn
 
     def remove(self, conn: Conn) -> int:
@@ -136,6 +143,8 @@ class Hub:
                 self._counts[conn.user_id] = left
             else:
                 self._counts.pop(conn.user_id, None)
+        if self.on_count is not None:
+            self.on_count(conn.user_id, conn.user_type, left)
         if not self.conns and self._emptied is not None:
             self._emptied.set()
         return left
@@ -158,6 +167,11 @@ class Hub:
                 conn.socket.close(code, reason)
                 closed += 1
         return closed
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every socket (loop thread)."""
+        for conn in list(self.conns.values()):
+            conn.socket.close(code, reason)
 
     def send_to_users(self, user_ids: Iterable[str], data: bytes,
                       exclude: int | None = None) -> None:
@@ -279,6 +293,20 @@ class Hub:
         """Live connections per user. Thread-safe (a restarted dispatcher reads it)."""
         with self._counts_lock:
             return dict(self._counts)
+
+    def presence(self) -> dict[str, dict[str, int]]:
+        """The one node's connection counts (single-process mode). Thread-safe."""
+        return {"": self.connection_counts()}
+
+    def kick_all(self, code: int, reason: str) -> None:
+        """:meth:`close_all` from any thread (never blocks)."""
+        self._post(self.close_all, code, reason)
+
+    def kick(self, user_id: str, code: int, reason: str,
+             tokens: Iterable[str] | None = None) -> None:
+        """:meth:`close_user` from any thread (never blocks)."""
+        self._post(self.close_user, user_id, code, reason,
+                   None if tokens is None else tuple(tokens))
 
     def stats(self) -> dict[str, Any]:
         return {"connections": len(self.conns), "users": len(self.by_user)}

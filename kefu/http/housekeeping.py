@@ -44,7 +44,7 @@ class GuestSweeper:
         if self.running is not None and not self.running.done():
             return
         s, store = self.state.settings, self.state.store
-        connected = frozenset(self.state.hub.by_user)
+        connected = self.state.online.connected()
         index_first = not self.indexed
 
         def work() -> int:  # executor thread

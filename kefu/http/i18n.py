@@ -131,6 +131,9 @@ MESSAGES.update({
     "maintenance_default": ("系统维护中，请稍后再试",
                             "The system is under maintenance, please try again later"),
     "health_maintenance": ("系统维护中", "System under maintenance"),
+    "health_draining": ("节点正在下线", "This node is draining"),
+    "cluster_ok": ("获取集群状态成功", "Cluster status"),
+    "not_clustered": ("未启用集群模式", "Cluster mode is not enabled"),
     "redis_status_ok": ("获取Redis状态成功", "Redis status"),
     "redis_flushed": ("Redis数据已清理，共删除 {deleted} 个键", "Redis data flushed: "
                       "{deleted} keys deleted"),

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kefu.actors.runtime import Runtime
 from kefu.actors.system import ActorSystem
 from kefu.config import Settings
 from kefu.http.bridge import Bridge
 from kefu.http.connections import Hub
+from kefu.http.online import Online
 from kefu.persistence.history import History
 from kefu.persistence.maintenance import Maintenance
 from kefu.persistence.redis import Store
 from kefu.persistence.users import UserStore
+
+if TYPE_CHECKING:
+    from kefu.cluster.node import ClusterNode
 
 
 @dataclass
@@ -25,6 +30,8 @@ class AppState:
     hub: Hub
     rt: Runtime
     system: ActorSystem
+    online: Online
+    cluster: ClusterNode | None = None  # cluster mode
     closing: bool = False
     # maintenance mode: a copy of the dispatcher's flag (loaded at start-up, replaced by
     # PUT /api/system/maintenance once the dispatcher has stored the change)

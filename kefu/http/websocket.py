@@ -116,11 +116,13 @@ class ChatSocket(WebSocketHandler):
         self.conn = hub.add(user.id, user.user_type.value, self, self.address, self.token,
                             s.ws_max_tracked_sessions)
         count = hub.count(user.id)
+        node = self.state.rt.node
         if user.user_type is UserType.KEFU:
             self.state.rt.dispatcher().tell(AgentPresence(kefu_id=user.id, connections=count,
-                                                          opened=True))
+                                                          opened=True, node=node))
         elif user.user_type is UserType.KEHU and count == 1:
-            self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=user.id, online=True))
+            self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=user.id, online=True,
+                                                             node=node))
         try:
             sessions = await self.state.bridge.run_io(self.state.history.active_sessions, user.id)
         except REDIS_ERRORS:
@@ -138,11 +140,13 @@ class ChatSocket(WebSocketHandler):
             return
         remaining = self.state.hub.remove(self.conn)
         self.conn = None
+        node = self.state.rt.node
         if self.user.user_type is UserType.KEFU:
             self.state.rt.dispatcher().tell(AgentPresence(kefu_id=self.user.id,
-                                                          connections=remaining))
+                                                          connections=remaining, node=node))
         elif self.user.user_type is UserType.KEHU and remaining == 0:
-            self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=self.user.id, online=False))
+            self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=self.user.id,
+                                                             online=False, node=node))
 
     def send_frame(self, data: bytes) -> None:
         """Send one encoded frame as a text message (loop thread)."""
@@ -252,11 +256,11 @@ class ChatSocket(WebSocketHandler):
         if user.user_type is not UserType.KEFU:
             self.error(RejectReason.FORBIDDEN, "only agents switch customers")
             return
-        hub, conn_id = self.state.hub, conn.id
+        outbox, conn_id = self.state.rt.outbox, conn.id
 
-        def refused(result: Any) -> None:  # the dispatcher's thread
+        def refused(result: Any) -> None:  # the dispatcher's (or the subscriber's) thread
             if isinstance(result, Rejected):
-                hub.to_conn(conn_id, protocol.error(result.reason, f.customer_id))
+                outbox.to_conn(conn_id, protocol.error(result.reason, f.customer_id))
 
         self.state.rt.dispatcher().ask(SwitchCustomer(kefu_id=user.id,
                                                       customer_id=f.customer_id), refused)

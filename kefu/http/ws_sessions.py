@@ -15,7 +15,7 @@ import time
 from typing import Any, Protocol
 
 from kefu import protocol
-from kefu.actors.handles import ActorHandle
+from kefu.actors.handles import AnyHandle
 from kefu.domain import User, split_session_id
 from kefu.http.connections import Conn
 from kefu.http.state import AppState
@@ -59,7 +59,7 @@ def owns(socket: Caller, sid: str, side: int | None, ref: str | None) -> bool:
 
 
 async def session_of(socket: Caller, sid: str, side: int | None, ref: str | None
-                     ) -> ActorHandle | None:
+                     ) -> AnyHandle | None:
     """The handle of the caller's existing session ``sid``, or None after an error frame.
 
     Args:
@@ -102,4 +102,4 @@ async def relay_typing(socket: Caller, f: TypingFrame) -> None:
         return  # typing is ephemeral: nothing to retry
     pair = split_session_id(sid)
     if active and pair is not None and socket.conn is not None:
-        state.hub.send_to_users(pair, protocol.typing(sid, user.id), exclude=conn.id)
+        state.rt.outbox.to_users(pair, protocol.typing(sid, user.id), exclude_conn=conn.id)

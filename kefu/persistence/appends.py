@@ -14,7 +14,8 @@ stored message's JSON); ``conflict`` (``seq`` does not follow the stored one: ``
 is the stored seq); ``closed`` (the session is not active); ``missing`` (a resend-only
 lookup found nothing stored); ``unavailable`` (nothing was sent: certainly not stored);
 ``unknown`` (sent, and no reply came: perhaps stored; a resend with the same
-``client_msg_id`` tells).
+``client_msg_id`` tells); ``fenced`` (cluster mode: the session's shard is no longer this
+node's — nothing stored; its new owner will take the message).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
+from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import REDIS_ERRORS, OutcomeUnknown, Store
 
 log = logging.getLogger(__name__)
@@ -43,13 +45,15 @@ class AppendStatus(StrEnum):
     MISSING = "missing"
     UNAVAILABLE = "unavailable"
     UNKNOWN = "unknown"
+    FENCED = "fenced"
 
 
 @dataclass(frozen=True, slots=True)
 class Append:
     """One chat message to store in session ``sid`` at ``seq`` (``msg_json``: the stored
     message, already encoded). ``resend_only``: no write, just the stored copy of
-    ``sender``'s ``cmid`` (a resend the session recognised)."""
+    ``sender``'s ``cmid`` (a resend the session recognised). ``fence``: the session's
+    shard lease and token (cluster mode; ``fencing.py``)."""
 
     sid: str
     seq: int
@@ -63,6 +67,7 @@ class Append:
     response_seconds: float | None = None  # this message answers a wait of that long
     meta: tuple[str | int | float, ...] = ()  # pairs of session-hash fields to set with it
     resend_only: bool = False
+    fence: Fence = UNFENCED
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +138,13 @@ class AppendLog:
         dedup_key = k.dedup(append.sender, append.cmid or "-")
         if append.resend_only:
             return ("GET", dedup_key)
-        return ("EVALSHA", self.store.append.sha, 5, k.session(append.sid), k.stream(append.sid),
-                dedup_key, k.message_index, k.agent_figures, append.seq, append.msg_json,
-                append.msg_id,
+        return ("EVALSHA", self.store.append.sha, 6, k.session(append.sid), k.stream(append.sid),
+                dedup_key, k.message_index, k.agent_figures, append.fence.key, append.seq,
+                append.msg_json, append.msg_id,
                 append.side, append.ts, append.preview, self.dedup_ttl, append.sid,
                 "1" if append.cmid else "0",
                 "" if append.response_seconds is None else append.response_seconds,
-                *append.meta)
+                append.fence.token, *append.meta)
 
     # --- the log's thread -----------------------------------------------------------
 

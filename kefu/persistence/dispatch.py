@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from kefu.domain import iso, now
+from kefu.persistence.fencing import UNFENCED, Fence, Fenced
 from kefu.persistence.redis import Store
 
 
@@ -33,7 +34,8 @@ class Opened:
 class Refused:
     """A session script found an invariant would break and changed nothing: ``reason``
     (already_in_session, kefu_full, session_not_active), ``detail`` (e.g. the kehu's
-    active session, the kefu's capacity). The dispatcher's memory was stale."""
+    active session, the kefu's capacity). The dispatcher's memory was stale. ``fenced``:
+    this node no longer holds the dispatcher's lease (cluster mode)."""
 
     reason: str
     detail: str = ""
@@ -42,17 +44,26 @@ class Refused:
 Command = tuple[list[str], list[Any]]
 
 
+def fenced(command: Command, fence: Fence) -> Command:
+    """``command`` with the fence's lease key and token last (``fencing.py``)."""
+    return [*command[0], fence.key], [*command[1], fence.token]
+
+
 def _refused(result: list[Any]) -> Refused | None:
+    if result[0] == "fenced":
+        return Refused("fenced")
     if result[0] == "refused":
         return Refused(str(result[1]), str(result[2]) if len(result) > 2 else "")
     return None
 
 
 def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content: str,
-                          content_type: str, url: str | None, dedup_ttl: int) -> bytes:
+                          content_type: str, url: str | None, dedup_ttl: int,
+                          fence: Fence = UNFENCED) -> bytes:
     """Keep a message of a kehu that waits for an agent (moved into its session on
     assignment) → the stored message's JSON (the earlier one's, for a resend). Raises
-    ``OutcomeUnknown`` when the script was sent but its reply lost."""
+    ``OutcomeUnknown`` when the script was sent but its reply lost, ``Fenced`` when this
+    node lost the dispatcher's lease."""
     k = store.keys
     stored = {"id": f"msg_{uuid.uuid4().hex}", "from": kehu_id, "to": None,
               "content": content, "content_type": content_type, "timestamp": iso(now()),
@@ -60,8 +71,11 @@ def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content:
     raw = orjson.dumps(stored)
     status, existing = store.call_script(
         store.wait_append,
-        keys=[k.waiting_messages(kehu_id), k.dedup(kehu_id, cmid or "-"), k.message_index],
-        args=[raw, stored["id"], dedup_ttl, "1" if cmid else "0", kehu_id])
+        keys=[k.waiting_messages(kehu_id), k.dedup(kehu_id, cmid or "-"), k.message_index,
+              fence.key],
+        args=[raw, stored["id"], dedup_ttl, "1" if cmid else "0", kehu_id, fence.token])
+    if status == "fenced":
+        raise Fenced("the dispatcher's lease is not this node's")
     return existing.encode() if status == "dup" else raw
 
 
@@ -72,8 +86,13 @@ def queue_entry_json(name: str, priority: str, since: float, note: str | None,
                          "front": front})
 
 
-def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes) -> None:
-    store.client.hset(store.keys.queue, kehu_id, entry_json)
+def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes,
+                    fence: Fence = UNFENCED) -> None:
+    """Raises ``Fenced`` when this node lost the dispatcher's lease."""
+    result = store.call_script(store.queue_put, keys=[store.keys.queue, fence.key],
+                               args=[kehu_id, entry_json, fence.token])
+    if result[0] == "fenced":
+        raise Fenced("the dispatcher's lease is not this node's")
 
 
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
@@ -107,22 +126,26 @@ def close_session_command(store: Store, sid: str, status: str, at: float, reason
             [status, at, kehu_id, event, requeue_json, reason, transferred_to])
 
 
-def open_session(store: Store, opening: Command) -> Opened | Refused:
+def open_session(store: Store, opening: Command, fence: Fence = UNFENCED) -> Opened | Refused:
     """Run the open script: the session is open, or nothing changed (a refusal)."""
-    result = store.assign(keys=opening[0], args=opening[1])
+    keys, args = fenced(opening, fence)
+    result = store.assign(keys=keys, args=args)
     return _refused(result) or Opened(generation=int(result[1]), moved=list(result[2:]))
 
 
-def transfer_session(store: Store, closing: Command, opening: Command) -> Opened | Refused:
+def transfer_session(store: Store, closing: Command, opening: Command,
+                     fence: Fence = UNFENCED) -> Opened | Refused:
     """Close the old session and open the new one in one script, or neither."""
-    result = store.transfer(keys=closing[0] + opening[0], args=closing[1] + opening[1])
+    keys, args = fenced((closing[0] + opening[0], closing[1] + opening[1]), fence)
+    result = store.transfer(keys=keys, args=args)
     return _refused(result) or Opened(generation=int(result[1]), moved=list(result[3:]),
                                       closed_generation=int(result[2]))
 
 
-def close_session(store: Store, closing: Command) -> int | Refused:
+def close_session(store: Store, closing: Command, fence: Fence = UNFENCED) -> int | Refused:
     """Run the close script → the session's new generation, or a refusal."""
-    result = store.close_session(keys=closing[0], args=closing[1])
+    keys, args = fenced(closing, fence)
+    result = store.close_session(keys=keys, args=args)
     return _refused(result) or int(result[1])
 
 

@@ -148,3 +148,51 @@ class Keys:
     def maintenance(self) -> str:
         """HASH: maintenance mode (enabled, message, since, by); kept by a flush."""
         return f"{self.prefix}maintenance"
+
+    # cluster mode (kefu/cluster/, docs/cluster.md)
+    def lease(self, shard: str) -> str:
+        """STRING with PX: the node that owns shard ``shard`` (a number, or ``D`` for the
+        dispatcher's)."""
+        return f"{self.prefix}lease:{shard}"
+
+    def epoch(self, shard: str) -> str:
+        """INTEGER: bumped at every new acquisition of the shard (the fencing token)."""
+        return f"{self.prefix}epoch:{shard}"
+
+    @property
+    def lease_log(self) -> str:
+        """STREAM (capped): every acquisition (shard, node, epoch), for drills and audits."""
+        return f"{self.prefix}leaselog"
+
+    @property
+    def nodes(self) -> str:
+        """ZSET: node id → its heartbeat's expiry (epoch ms)."""
+        return f"{self.prefix}nodes"
+
+    def node_info(self, node: str) -> str:
+        """HASH: a node's address, start time, draining flag."""
+        return f"{self.prefix}node:{node}"
+
+    def presence(self, node: str) -> str:
+        """HASH: user id → live sockets on ``node`` (expires with its heartbeat)."""
+        return f"{self.prefix}presence:{node}"
+
+    def inbox(self, shard: str) -> str:
+        """STREAM: the mailbox of every actor of ``shard`` (consumer group ``own``)."""
+        return f"{self.prefix}inbox:{shard}"
+
+    @property
+    def fenced_count(self) -> str:
+        """HASH: node id → writes its scripts refused as fenced."""
+        return f"{self.prefix}fenced"
+
+    def node_channel(self, salt: str) -> str:
+        """PUB/SUB channel: frames for one of a node's connections and replies to its
+        asks (``salt``: the node's, the high bits of its connection ids)."""
+        return f"{self.prefix}n:{salt}"
+
+    @property
+    def frames_channel(self) -> str:
+        """PUB/SUB channel: frames for users and kicks, heard by every node."""
+        return f"{self.prefix}frames"
+

@@ -17,6 +17,7 @@ from kefu.persistence.scripts import (
     APPEND_LUA,
     ASSIGN_LUA,
     CLOSE_LUA,
+    QUEUE_PUT_LUA,
     RATE_LUA,
     TRANSFER_LUA,
     WAIT_APPEND_LUA,
@@ -45,6 +46,7 @@ class Store:
         self.close_session = self.client.register_script(CLOSE_LUA)
         self.transfer = self.client.register_script(TRANSFER_LUA)
         self.rate = self.client.register_script(RATE_LUA)
+        self.queue_put = self.client.register_script(QUEUE_PUT_LUA)
 
     def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one round trip on one pooled connection, packed by hiredis

@@ -14,6 +14,8 @@ change can tell whether what it read already includes it.
 
 from __future__ import annotations
 
+from kefu.persistence.fencing import FENCE_LUA
+
 # Indexes and counters kept as each message is stored (same script, same atomicity):
 # by time, by sender, by recipient, by content type, and hour/day statistics buckets.
 # Key names follow kefu/persistence/keys.py (prefix + the same suffixes).
@@ -42,11 +44,12 @@ end
 # Append one chat message to a session, exactly once, with no gap in ``seq``; a kefu's
 # answer also adds to its response figures (here, so a redelivered append cannot count
 # twice: it meets its own dedup record or a seq conflict first).
-# KEYS: meta, stream, dedup, msgidx, agent_figures
+# KEYS: meta, stream, dedup, msgidx, agent_figures, lease (fencing.py)
 # ARGV: seq, msg_json, msg_id, side, now, preview, dedup_ttl, sid, has_dedup,
-#       response_seconds ('' if this message answers nothing), then pairs of extra meta
-#       fields (the session's statistics snapshot).
-APPEND_LUA = INDEX_LUA + """
+#       response_seconds ('' if this message answers nothing), fence token, then pairs of
+#       extra meta fields (the session's statistics snapshot).
+APPEND_LUA = FENCE_LUA + INDEX_LUA + """
+if fenced(KEYS[6], ARGV[11]) then return {'fenced', ''} end
 if ARGV[9] == '1' then
   local d = redis.call('GET', KEYS[3])
   if d then return {'dup', d} end
@@ -58,7 +61,7 @@ redis.call('XADD', KEYS[2], '0-' .. ARGV[1], 'm', ARGV[2])
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'updated_at', ARGV[5], 'last_message', ARGV[6])
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 redis.call('HINCRBY', KEYS[1], ARGV[4] .. '_messages', 1)
-for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 12, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[7])) end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[8] .. '|' .. ARGV[1])
 local prefix = string.sub(KEYS[4], 1, -7)
@@ -73,9 +76,10 @@ return {'ok', ''}
 """
 
 # Keep a message of a kehu that has no session yet (it is moved into the session when
-# the kehu is assigned).  KEYS: waitlist, dedup, msgidx.  ARGV: msg_json, msg_id, ttl,
-# has_dedup, kehu_id
-WAIT_APPEND_LUA = """
+# the kehu is assigned).  KEYS: waitlist, dedup, msgidx, lease.  ARGV: msg_json, msg_id,
+# ttl, has_dedup, kehu_id, fence token
+WAIT_APPEND_LUA = FENCE_LUA + """
+if fenced(KEYS[4], ARGV[6]) then return {'fenced', ''} end
 if ARGV[4] == '1' then
   local d = redis.call('GET', KEYS[2])
   if d then return {'dup', d} end
@@ -92,7 +96,7 @@ return {'ok', ''}
 # broken changes nothing and answers ``{'refused', reason, detail}``; the dispatcher
 # then reloads its state from Redis (a second dispatcher, a paused or restarted one,
 # cannot break them either). Each change bumps the session's ``generation``.
-SESSION_LUA = INDEX_LUA + """
+SESSION_LUA = FENCE_LUA + INDEX_LUA + """
 -- K: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
 --    msgidx, events, kehu_active, kefu_active, kefu_user
 -- A: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
@@ -186,23 +190,32 @@ local function slice(t, from, to)
 end
 """
 
+# Every session script ends its KEYS with the dispatcher's lease and its ARGV with its
+# fence token (fencing.py).
+
 # Open (or reopen) a session, move the kehu's waiting messages into it, take the kehu off
-# the queue and record the assignment. KEYS/ARGV: ``open_session`` above.
-# → {'ok', generation, the moved messages' JSON…} or {'refused', reason, detail}
+# the queue and record the assignment. KEYS/ARGV: ``open_session`` above, then the fence.
+# → {'ok', generation, the moved messages' JSON…}, {'refused', reason, detail} or
+# {'fenced', ''}
 ASSIGN_LUA = SESSION_LUA + """
+if fenced(KEYS[#KEYS], ARGV[#ARGV]) then return {'fenced', ''} end
 return refusal(KEYS, ARGV) or open_session(KEYS, ARGV)
 """
 
 # Close a session (completed, or an agent gone) and, optionally, put its kehu back in the
-# queue. KEYS/ARGV: ``close_session`` above. → {'ok', generation} or a refusal
+# queue. KEYS/ARGV: ``close_session`` above, then the fence. → {'ok', generation}, a
+# refusal, or fenced
 CLOSE_LUA = SESSION_LUA + """
+if fenced(KEYS[#KEYS], ARGV[#ARGV]) then return {'fenced', ''} end
 return close_session(KEYS, ARGV)
 """
 
 # A transfer: close the old session and open the new one, or neither.
-# KEYS: the close's 6, then the open's 13.  ARGV: the close's 7, then the open's 11.
-# → {'ok', new generation, old generation, moved…} or a refusal
+# KEYS: the close's 6, then the open's 13, then the fence's.  ARGV: the close's 7, then
+# the open's 11, then the fence's. → {'ok', new generation, old generation, moved…}, a
+# refusal, or fenced
 TRANSFER_LUA = SESSION_LUA + """
+if fenced(KEYS[#KEYS], ARGV[#ARGV]) then return {'fenced', ''} end
 local ck, ca = slice(KEYS, 1, 6), slice(ARGV, 1, 7)
 local ok, oa = slice(KEYS, 7, 19), slice(ARGV, 8, 18)
 if redis.call('HGET', ck[1], 'status') ~= 'active' then
@@ -221,8 +234,10 @@ return opened
 """
 
 # A kehu rates an ended session once; the kefu's rating figures grow in the same step.
-# KEYS: meta, agent_figures.  ARGV: score, comment, now → {'ok'} or a refusal
-RATE_LUA = """
+# KEYS: meta, agent_figures, lease.  ARGV: score, comment, now, fence token → {'ok'}, a
+# refusal, or fenced
+RATE_LUA = FENCE_LUA + """
+if fenced(KEYS[3], ARGV[4]) then return {'fenced', ''} end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'active' then return {'refused', 'session_active'} end
 if redis.call('HSETNX', KEYS[1], 'satisfaction', ARGV[1]) == 0 then
@@ -232,5 +247,13 @@ redis.call('HSET', KEYS[1], 'rating_comment', ARGV[2], 'rated_at', ARGV[3])
 local kefu = redis.call('HGET', KEYS[1], 'kefu_id')
 redis.call('HINCRBYFLOAT', KEYS[2], kefu .. '|st', ARGV[1])
 redis.call('HINCRBY', KEYS[2], kefu .. '|sc', 1)
+return {'ok'}
+"""
+
+# Put (or update) a waiting kehu's queue entry.  KEYS: queue, lease.  ARGV: kehu_id,
+# entry_json, fence token → {'ok'} or fenced
+QUEUE_PUT_LUA = FENCE_LUA + """
+if fenced(KEYS[2], ARGV[3]) then return {'fenced', ''} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {'ok'}
 """

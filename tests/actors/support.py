@@ -122,9 +122,14 @@ class RecordingOutbox:
         assert decoded["message"]["session_id"] == sid and decoded["message"]["seq"] == seq
         self._to_users(user_ids, decoded)
 
-    def connection_counts(self) -> dict[str, int]:
+    def presence(self) -> dict[str, dict[str, int]]:
         with self.cond:
-            return dict(self.counts)
+            return {"": dict(self.counts)}
+
+    def kick(self, user_id: str, code: int, reason: str,
+             tokens: Iterable[str] | None = None) -> None:
+        with self.cond:
+            self.log.append(("kick", user_id, {"code": code, "reason": reason}))
 
     def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
         with self.cond:

@@ -302,6 +302,8 @@ ROWS: list[Row] = [
     Row("GET", "/api/system/backups/{backup}", ADMIN_ONLY),
     Row("GET", "/api/system/maintenance", ADMIN_ONLY),
     Row("PUT", "/api/system/maintenance", ADMIN_ONLY, body={"enabled": False}),
+    # (single-process mode: the admin gets 404 not_clustered; tests/cluster for the view)
+    Row("GET", "/api/system/cluster", ADMIN_ONLY | {"admin": 404}),
     # 7. redis
     Row("GET", "/api/redis/status", ADMIN_ONLY),
     Row("POST", "/api/redis/flush", ADMIN_ONLY | {"admin": 400}, body=flush_body),

@@ -134,6 +134,8 @@ class MaintenanceHandler(BaseHandler):
         body = self.parse(MaintenanceBody)
         data = await self.ask(SetMaintenance(enabled=body.enabled,
                                              message=body.message or "", by=me.id))
-        # the dispatcher has stored it: the HTTP layer's copy follows
+        # the dispatcher has stored it: the HTTP layer's copy follows (every node's)
         self.state.maintenance = await self.state.bridge.run_io(stored.load, self.state.store)
+        if self.state.cluster is not None and self.state.cluster.outbox is not None:
+            self.state.cluster.outbox.control({"what": "maintenance"})
         self.ok("maintenance_on" if body.enabled else "maintenance_off", data)

@@ -139,8 +139,8 @@ class AnalyticsBase(BaseHandler):
         return await self.ask(GetDispatcherState())
 
     def online_users(self, user_type: str) -> int:
-        """Distinct users of one type with a live WebSocket (the loop's registry)."""
-        return len({c.user_id for c in self.state.hub.conns.values() if c.user_type == user_type})
+        """Distinct users of one type with a live WebSocket (on any node)."""
+        return self.state.online.users_of_type(user_type)
 
     @staticmethod
     def span(start: int, end: int) -> dict[str, str]:

@@ -115,7 +115,7 @@ class LogoutHandler(BaseHandler):
         assert token is not None
         await self.state.bridge.run_io(self.state.users.revoke_token, token)
         # sockets opened with this token close too (4401); the user's others stay
-        self.state.hub.close_user(me.id, CloseCode.UNAUTHORIZED, "token revoked",
+        self.state.rt.outbox.kick(me.id, CloseCode.UNAUTHORIZED, "token revoked",
                                   [token_digest(token)])
         self.ok("logout_ok", {"revoked": True})
 

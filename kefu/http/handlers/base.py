@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
-from kefu.actors.handles import ActorHandle
+from kefu.actors.handles import AnyHandle
 from kefu.actors.messages import Accepted, ActorMessage, Rejected
 from kefu.domain import User, UserType, iso, now
 from kefu.http.audit_trail import record
@@ -181,7 +181,7 @@ class BaseHandler(RequestHandler):
 
     # --- actors ---------------------------------------------------------------------
 
-    async def ask(self, msg: ActorMessage, handle: ActorHandle | None = None) -> dict[str, Any]:
+    async def ask(self, msg: ActorMessage, handle: AnyHandle | None = None) -> dict[str, Any]:
         """Ask an actor (the dispatcher unless ``handle``) and return its ``Accepted``
         data; a refusal raises the matching error reply. Never blocks the loop."""
         return self.result(await self.state.bridge.ask(handle or self.state.rt.dispatcher(),

@@ -130,7 +130,7 @@ class CustomersHandler(AgentViewBase):
             self.state.users.get_many, [m.get("kehu_id", "") for m in metas])
         metas.sort(key=lambda m: (float(m.get("updated_at") or 0), m["session_id"]),
                    reverse=True)
-        hub = self.state.hub
+        online = self.state.online
         customers = []
         for m in metas:
             kehu_id = m.get("kehu_id", "")
@@ -138,7 +138,7 @@ class CustomersHandler(AgentViewBase):
             customers.append({
                 "id": kehu_id,
                 "name": user.name if user else (m.get("kehu_name") or kehu_id),
-                "status": "Online" if hub.count(kehu_id) else "Offline",
+                "status": "Online" if online.count(kehu_id) else "Offline",
                 "last_message": m.get("last_message") or None,
                 "last_activity": iso(float(m["updated_at"])) if m.get("updated_at") else None,
                 "unread_count": max(0, int(m.get("seq") or 0) - int(m.get("read_kefu") or 0)),

@@ -150,14 +150,14 @@ class SessionDetailHandler(SessionBase):
         me = await self.authenticate()
         meta = await self.load_session(sid, me)
         view = session_view(meta)
-        hub = self.state.hub
+        online = self.state.online
         users = await self.state.bridge.run_io(
             self.state.users.get_many, [view["kefu_id"], view["kehu_id"]])
 
         def person(uid: str) -> dict[str, Any]:
             u = users.get(uid)
             return {"id": uid, "name": u.name if u else uid,
-                    "status": "Online" if hub.count(uid) else "Offline", "avatar": None}
+                    "status": "Online" if online.count(uid) else "Offline", "avatar": None}
 
         stats = statistics(meta)
         self.ok("session_detail_ok", {

@@ -43,7 +43,7 @@ class HealthOut(BaseModel):
     """Anyone gets ``status``, ``maintenance`` and ``timestamp``; the rest is for an
     admin's token only (it tells an attacker the version and the live counts)."""
 
-    status: Literal["healthy", "maintenance", "unhealthy"]
+    status: Literal["healthy", "maintenance", "draining", "unhealthy"]
     maintenance: bool
     timestamp: str
     version: str | None = None
@@ -102,6 +102,8 @@ class HealthHandler(BaseHandler):
         healthy = redis["ok"] and not actors["failed"] and actors["dispatcher_alive"]
         maintenance = self.state.maintenance.enabled  # healthy in maintenance: still 200
         status = ("maintenance" if maintenance else "healthy") if healthy else "unhealthy"
+        if healthy and self.state.closing and self.state.cluster is not None:
+            healthy, status = False, "draining"  # the load balancer sends no one new
         data: dict[str, Any] = {"status": status, "maintenance": maintenance,
                                 "timestamp": iso(now())}
         if await self.is_admin():
@@ -116,7 +118,8 @@ class HealthHandler(BaseHandler):
             self.set_status(503)
         self.finish(orjson.dumps({
             "success": healthy, "message": text(
-                {"healthy": "health_ok", "maintenance": "health_maintenance"}.get(
+                {"healthy": "health_ok", "maintenance": "health_maintenance",
+                 "draining": "health_draining"}.get(
                     status, "health_bad"), self.english),
             "data": data}))
 

@@ -83,13 +83,13 @@ class UserAdminBase(BaseHandler):
         the dispatcher, anyone else's from its connections) and ``connections``."""
         data = user.model_dump(mode="json")
         data["status"] = self.status_of(user.id, live)
-        data["connections"] = self.state.hub.count(user.id)
+        data["connections"] = self.state.online.count(user.id)
         return data
 
     def status_of(self, user_id: str, live: dict[str, str]) -> str:
         if user_id in live:
             return live[user_id]
-        return AgentStatus.ONLINE.value if self.state.hub.count(user_id) else "offline"
+        return AgentStatus.ONLINE.value if self.state.online.count(user_id) else "offline"
 
     async def sync_agent(self, user: User) -> None:
         """Tell the dispatcher a kefu's current name and capacity, and wait for it."""
@@ -166,7 +166,7 @@ class UserHandler(UserAdminBase, UserDetailHandler):
                 self.state.users.set_password, user_id, body.password, keep)
             done = doomed is not None
             # the sockets opened with a revoked token go too (4401), the caller's stay
-            self.state.hub.close_user(user_id, CloseCode.UNAUTHORIZED, "token revoked", doomed or [])
+            self.state.rt.outbox.kick(user_id, CloseCode.UNAUTHORIZED, "token revoked", doomed or [])
         user = await self.state.bridge.run_io(self.state.users.get, user_id) if done else None
         if user is None:
             raise ApiError(404, "user_not_found")
@@ -193,7 +193,7 @@ class UserHandler(UserAdminBase, UserDetailHandler):
             if user_id in state["assignments"] or user_id in state["queue"]:
                 raise ApiError(409, "user_in_service")
         revoked = await self.state.bridge.run_io(delete_user, self.state.store, user_id)
-        self.state.hub.close_user(user_id, CloseCode.UNAUTHORIZED, "user deleted")
+        self.state.rt.outbox.kick(user_id, CloseCode.UNAUTHORIZED, "user deleted")
         self.ok("user_deleted", {"user_id": user_id, "user_type": user.user_type.value,
                                  "deleted_at": iso(now()), "revoked_tokens": revoked})
 

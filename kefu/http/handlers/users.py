@@ -38,7 +38,7 @@ class UserHandler(BaseHandler):
             raise ApiError(404, "user_not_found")
         data = user.model_dump(mode="json")
         if user.user_type is UserType.KEFU:
-            data["connections"] = self.state.hub.count(user.id)
+            data["connections"] = self.state.online.count(user.id)
         self.ok("user_detail_ok", {"user": data})
 
 

@@ -1,0 +1,195 @@
+"""Frames to sockets on any node: the cluster's Outbox, and the thread that listens.
+
+Connection ids carry their node's salt in their high bits (``Hub(id_base=salt << 32)``),
+so a frame for one connection goes straight to its node's channel ``kefu:n:<salt>``; a
+frame for users goes to this node's own sockets at once and, for the others, to the
+broadcast channel ``kefu:frames`` (tagged with its origin, which skips it). Everything is
+published by the Courier, in the order it was queued, so one actor's frames reach a socket
+in the order it sent them.
+
+Pub/sub loses what is published while a subscriber is away. The :class:`Subscriber` probes
+its own channel every second; a dead or deaf connection (no probe back in three seconds,
+or a socket error — ``CLIENT KILL TYPE pubsub``) is replaced, and then every local socket
+is closed with 1012: its client reconnects, resends what was not acked and resumes by
+``seq`` — nothing is missed (docs/cluster.md).
+
+Payloads are ``<header JSON>\\n<frame>``; headers: ``c`` (one connection), ``u`` (users),
+``m`` (a stored message to users), ``k`` (close a user's sockets), ``r`` (an ask's reply),
+``ctl`` (maintenance changed), ``p`` (probe).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+
+from kefu.cluster import codec
+from kefu.cluster.inbox import Courier
+from kefu.cluster.membership import SALT_BITS, cluster_presence
+from kefu.cluster.router import Replies
+from kefu.http.connections import Hub
+from kefu.persistence.redis import REDIS_ERRORS, Store
+from kefu.protocol import CloseCode
+
+log = logging.getLogger(__name__)
+PROBE_SECONDS = 1.0
+DEAF_AFTER = 3.0
+
+
+def payload(header: dict[str, Any], frame: bytes = b"") -> bytes:
+    return codec.dumps(header) + b"\n" + frame
+
+
+class ClusterOutbox:
+    """The actors' Outbox in cluster mode. Thread-safe; never blocks (but ``presence``)."""
+
+    def __init__(self, hub: Hub, courier: Courier, store: Store, salt: int) -> None:
+        self.hub, self.courier, self.store, self.salt = hub, courier, store, salt
+        self.keys = store.keys
+        self.broadcast = self.keys.frames_channel
+
+    def _local(self, conn_id: int) -> bool:
+        return conn_id >> SALT_BITS == self.salt
+
+    def _publish(self, channel: str, data: bytes) -> None:
+        self.courier.send("PUBLISH", channel, data)
+
+    def to_conn(self, conn_id: int | None, frame: bytes, sid: str | None = None,
+                seq: int | None = None) -> None:
+        if conn_id is None:
+            return
+        if self._local(conn_id):
+            self.hub.to_conn(conn_id, frame, sid, seq)
+            return
+        self._publish(self.keys.node_channel(str(conn_id >> SALT_BITS)),
+                      payload({"t": "c", "c": conn_id, "s": sid, "q": seq}, frame))
+
+    def to_users(self, user_ids: Iterable[str], frame: bytes,
+                 exclude_conn: int | None = None) -> None:
+        users = tuple(user_ids)
+        self.hub.to_users(users, frame, exclude_conn)
+        self._publish(self.broadcast, payload({"t": "u", "u": users, "x": exclude_conn,
+                                               "o": self.salt}, frame))
+
+    def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
+                exclude_conn: int | None = None) -> None:
+        users = tuple(user_ids)
+        self.hub.message(users, sid, seq, frame, exclude_conn)
+        self._publish(self.broadcast, payload({"t": "m", "u": users, "s": sid, "q": seq,
+                                               "x": exclude_conn, "o": self.salt}, frame))
+
+    def kick(self, user_id: str, code: int, reason: str,
+             tokens: Iterable[str] | None = None) -> None:
+        tokens = None if tokens is None else list(tokens)
+        self.hub.kick(user_id, code, reason, tokens)
+        self._publish(self.broadcast, payload({"t": "k", "u": user_id, "code": code,
+                                               "reason": reason, "tokens": tokens,
+                                               "o": self.salt}))
+
+    def control(self, header: dict[str, Any]) -> None:
+        """A change every node must hear (maintenance), this one included."""
+        self._publish(self.broadcast, payload({"t": "ctl", **header}))
+
+    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+        """Cluster mode sends every kehu message through the dispatcher: no direct route
+        (the session may be on another node, behind a different inbox)."""
+
+    def presence(self) -> dict[str, dict[str, int]]:
+        """node → user → sockets, from Redis (the dispatcher's thread, at load)."""
+        return cluster_presence(self.store.client, self.keys)
+
+    def connection_counts(self) -> dict[str, int]:
+        return self.hub.connection_counts()
+
+
+class Subscriber:
+    """One thread: listens on ``kefu:frames`` and this node's channel, hands frames to the
+    Hub (which hops onto the IOLoop), replies to :class:`Replies`, and repairs itself."""
+
+    def __init__(self, url: str, store: Store, hub: Hub, salt: int, replies: Replies,
+                 on_control: Callable[[dict[str, Any]], None]) -> None:
+        self.url, self.keys, self.hub, self.salt = url, store.keys, hub, salt
+        self.replies, self.on_control = replies, on_control
+        self.mine = self.keys.node_channel(str(salt))
+        self.stopping = threading.Event()
+        self.subscribed = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="kefu-pubsub", daemon=True)
+        self.breaks = 0
+        self.received = 0
+
+    def start(self, timeout: float = 5.0) -> None:
+        self.thread.start()
+        self.subscribed.wait(timeout)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            client = redis.Redis.from_url(self.url, socket_connect_timeout=1,
+                                          socket_timeout=DEAF_AFTER + 2)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.keys.frames_channel, self.mine)
+                if self.breaks:  # frames were lost meanwhile: sockets start over
+                    self.hub.kick_all(CloseCode.SERVICE_RESTART, "node resubscribed")
+                self.subscribed.set()
+                self._listen(client, pubsub)
+            except REDIS_ERRORS as exc:
+                if self.stopping.is_set():
+                    break
+                self.breaks += 1
+                log.warning("pubsub: connection lost (%s); resubscribing", exc)
+                self.stopping.wait(0.2)
+            finally:
+                try:
+                    pubsub.close()
+                    client.close()
+                except REDIS_ERRORS:
+                    pass
+
+    def _listen(self, client: redis.Redis, pubsub: Any) -> None:
+        heard = probed = time.monotonic()
+        while not self.stopping.is_set():
+            message = pubsub.get_message(timeout=0.5)
+            now = time.monotonic()
+            if message is not None and message.get("type") == "message":
+                heard = now
+                self._handle(message["data"])
+            if now - probed >= PROBE_SECONDS:
+                probed = now
+                client.publish(self.mine, payload({"t": "p"}))
+                self.replies.expire()
+            if now - heard > DEAF_AFTER:
+                raise redis.ConnectionError("deaf: no probe came back")
+
+    def _handle(self, data: bytes) -> None:
+        self.received += 1
+        head, _, frame = data.partition(b"\n")
+        try:
+            h = codec.loads(head)
+        except ValueError:
+            log.error("pubsub: junk dropped")
+            return
+        kind = h.get("t")
+        if h.get("o") == self.salt or kind == "p":
+            return  # our own publication (delivered locally already), or a probe
+        hub = self.hub
+        if kind == "c":
+            hub.to_conn(h["c"], frame, h.get("s"), h.get("q"))
+        elif kind == "u":
+            hub.to_users(h["u"], frame, h.get("x"))
+        elif kind == "m":
+            hub.message(h["u"], h["s"], h["q"], frame, h.get("x"))
+        elif kind == "k":
+            hub.kick(h["u"], h["code"], h["reason"], h.get("tokens"))
+        elif kind == "r":
+            self.replies.settle(h["rid"], codec.loads(frame))
+        elif kind == "ctl":
+            self.on_control(h)
