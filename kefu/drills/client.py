@@ -43,7 +43,7 @@ class Pending:
 class ClientFigures:
     reconnects: int = 0
     resends: int = 0
-    redelivered: int = 0  # one seq twice on one connection
+    redelivered: int = 0  # one seq twice on one connection (as a message frame)
     ack_mismatch: int = 0  # one client_msg_id acked with two different stored messages
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
 
@@ -180,11 +180,14 @@ class DrillClient:
 
     # --- frames --------------------------------------------------------------------------
 
-    def _saw(self, m: dict[str, Any]) -> None:
+    def _saw(self, m: dict[str, Any], ack: bool = False) -> None:
+        """A stored message reached this connection: as a ``message`` frame (which must
+        come once per connection), or as the ``ack`` of our own send (which comes again
+        for each resend of it: an answer, not a delivery)."""
         sid, seq = m.get("session_id"), m.get("seq")
         if sid is None or seq is None:
             return  # kept while waiting for an agent: numbered on assignment
-        if seq in self.conn_seen[sid]:
+        if seq in self.conn_seen[sid] and not ack:
             self.fig.redelivered += 1
         self.conn_seen[sid].add(seq)
         self.seen[sid].add(seq)
@@ -201,7 +204,7 @@ class DrillClient:
             self.pending.pop(cmid, None)
             if not self.pending:
                 self.idle.set()
-            self._saw(m)
+            self._saw(m, ack=True)
         elif kind == "message":
             self._saw(f["message"])
         elif kind == "hello":

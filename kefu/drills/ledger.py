@@ -49,9 +49,11 @@ def stored_messages(r: Any, keys: Keys, sid: str) -> tuple[list[dict[str, Any]],
     """A session's stored messages, and whether its ``seq`` is gap-free: stream entry ids
     ``0-1 … 0-N``, each message's own ``seq`` equal to its entry, and the session hash's
     ``seq`` and ``message_count`` both N."""
-    entries = r.xrange(keys.stream(sid))
+    pipe = r.pipeline(transaction=True)  # one snapshot, even while appends go on
+    pipe.xrange(keys.stream(sid))
+    pipe.hgetall(keys.session(sid))
+    entries, meta = pipe.execute()
     msgs = [orjson.loads(f["m"]) for _id, f in entries]
-    meta = r.hgetall(keys.session(sid))
     n = len(msgs)
     ok = ([int(eid.split("-")[1]) for eid, _ in entries] == list(range(1, n + 1))
           and [m["seq"] for m in msgs] == list(range(1, n + 1))
