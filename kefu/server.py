@@ -79,7 +79,9 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
             users.set_fields("admin", **users.password_fields(settings.admin_password))
         return
     password = settings.admin_password or secrets.token_urlsafe(12)
-    users.create(name="管理员", user_type=UserType.ADMIN, user_id="admin", password=password)
+    if users.create(name="管理员", user_type=UserType.ADMIN, user_id="admin",
+                    password=password) is None:
+        return  # another node of the cluster created it first (and printed its password)
     path = settings.credentials_file
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -73,6 +73,8 @@ class Agent(SupervisedActor):
                 return Accepted()
             case FocusCustomer():
                 if msg.customer_id not in st.customers:
+                    st = self._doubt()
+                if msg.customer_id not in st.customers:
                     return Rejected(reason=RejectReason.CUSTOMER_NOT_FOUND)
                 self._set_focus(msg.customer_id, announce=True)
                 return Accepted(data={"customer_id": msg.customer_id})
@@ -94,8 +96,19 @@ class Agent(SupervisedActor):
             self.rt.outbox.to_users([st.kefu_id], protocol.switched(
                 st.kefu_id, customer_id, sid, iso(now())))
 
+    def _doubt(self) -> AgentState:
+        """Read the agent's customers again before answering "not yours": a
+        ``CustomerAssigned`` may have been lost with the dispatcher's node (cluster mode)."""
+        try:
+            self.load()
+        except REDIS_ERRORS:
+            pass
+        return self.state
+
     def _handle_message(self, msg: AgentMessage) -> Any:
         st = self.state
+        if not st.customers:
+            st = self._doubt()
         target = st.focus if st.focus in st.customers else None
         if target is None and len(st.customers) == 1:
             target = next(iter(st.customers))

@@ -35,7 +35,7 @@ from kefu.protocol import RejectReason
 log = logging.getLogger(__name__)
 
 Factory = Callable[["ActorHandle"], pykka.ActorRef[Any]]
-Refused = Callable[[ActorMessage, RejectReason], None]
+Refused = Callable[[Envelope, RejectReason], None]
 
 
 class Placement(Protocol):
@@ -217,7 +217,7 @@ class ActorHandle:
         refuse(env, RejectReason.ACTOR_FAILED)
         if self.on_refuse is not None:
             try:
-                self.on_refuse(env.msg, RejectReason.ACTOR_FAILED)
+                self.on_refuse(env, RejectReason.ACTOR_FAILED)
             except Exception:  # a hook's bug must not lose the other refusals
                 log.exception("refuse hook failed")
 

@@ -102,6 +102,16 @@ class Session(SupervisedActor):
                 return self._handle_tick(msg)
         return Rejected(reason=RejectReason.BAD_REQUEST)
 
+    def _doubt(self) -> SessionState:
+        """Read the session again before believing it closed: the dispatcher's
+        ``SessionChanged`` may have been lost with its node (cluster mode), and a kehu's
+        message would otherwise go back and forth between it and us."""
+        try:
+            self.reload()
+        except REDIS_ERRORS:
+            pass  # held and handed back: the dispatcher tries again
+        return self.state
+
     def _error(self, conn_id: int | None, code: RejectReason, ref: str | None) -> Rejected:
         if conn_id is not None:
             self.rt.outbox.to_conn(conn_id, protocol.error(code, ref))
@@ -114,6 +124,8 @@ class Session(SupervisedActor):
         side = st.side_of(msg.sender_id)
         if side is None:
             return self._error(msg.conn_id, RejectReason.SESSION_NOT_FOUND, msg.client_msg_id)
+        if side == "kehu" and not st.active and not self.held and not self.settling:
+            st = self._doubt()  # the dispatcher sent it here: perhaps we missed the opening
         if side == "kehu" and (not st.active or self.held or self.settling):
             self._hold(msg)  # handed back once every earlier append is decided
             return Accepted()

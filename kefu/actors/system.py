@@ -16,7 +16,7 @@ import pykka
 
 from kefu import protocol
 from kefu.actors.handles import ActorHandle, HandleState
-from kefu.actors.messages import ActorMessage, GetDispatcherState, RestartActor, Tick
+from kefu.actors.messages import Envelope, GetDispatcherState, RestartActor, Tick
 from kefu.actors.runtime import Runtime
 from kefu.protocol import RejectReason
 
@@ -36,9 +36,12 @@ class ActorSystem:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def _refused(self, msg: ActorMessage, reason: RejectReason) -> None:
-        """A failed actor could not take ``msg``: tell its sender's connection (the
-        handle's refuse hook, called on whichever thread told it)."""
+    def _refused(self, env: Envelope, reason: RejectReason) -> None:
+        """A failed actor could not take a message: tell its sender's connection, and
+        (cluster mode) acknowledge its inbox entry — it was answered (the handle's refuse
+        hook, called on whichever thread told it)."""
+        msg = env.msg
+        self.rt.ack(env.receipt)
         conn_id = getattr(msg, "conn_id", None)
         if conn_id is not None:
             self.rt.outbox.to_conn(conn_id, protocol.error(

@@ -69,9 +69,10 @@ class _Peer:
 
 
 class _Worker:
-    def __init__(self, url: str, agent_tokens: list[str], guest_tokens: list[str],
+    def __init__(self, url: str | list[str], agent_tokens: list[str], guest_tokens: list[str],
                  lo: int, hi: int) -> None:
-        self.url = url
+        # several URLs (a cluster's nodes): pair i's agent on node i, its guest on the next
+        self.urls = [url] if isinstance(url, str) else url
         self.agent_tokens, self.guest_tokens = agent_tokens, guest_tokens
         self.lo, self.hi = lo, hi
         self.agents: list[_Peer] = []
@@ -126,7 +127,8 @@ class _Worker:
             self._on_frame(peer, guest, raw)
 
     async def _connect(self, token: str, index: int, guest: bool) -> _Peer:
-        ws = await websocket_connect(f"{self.url}?token={token}", ping_interval=None)
+        url = self.urls[(index + (1 if guest else 0)) % len(self.urls)]
+        ws = await websocket_connect(f"{url}?token={token}", ping_interval=None)
         peer = _Peer(ws, index)
         hello = asyncio.get_running_loop().create_future()
         peer.waiters["hello"] = hello
@@ -232,7 +234,7 @@ class _Worker:
                 conn.send(("fail", f"{type(exc).__name__}: {exc}"))
 
 
-def _worker_main(conn: Connection, url: str, agent_tokens: list[str],
+def _worker_main(conn: Connection, url: str | list[str], agent_tokens: list[str],
                  guest_tokens: list[str], lo: int, hi: int) -> None:
     raise_nofile()  # thousands of sockets per worker in the connections scenario
     worker = _Worker(url, agent_tokens, guest_tokens, lo, hi)
@@ -242,7 +244,7 @@ def _worker_main(conn: Connection, url: str, agent_tokens: list[str],
 class Pool:
     """The parent's handle on the K workers."""
 
-    def __init__(self, url: str, agents: list[str], guests: list[str],
+    def __init__(self, url: str | list[str], agents: list[str], guests: list[str],
                  slices: list[tuple[int, int]]) -> None:
         ctx = mp.get_context("spawn")
         self.conns: list[Connection] = []

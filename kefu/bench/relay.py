@@ -70,9 +70,17 @@ def summarise(reports: list[dict[str, Any]], seconds: float, server_cpu: float |
 
 
 def run_phase(pool: Pool, kind: str, rate: float, pairs: int, seconds: float, grace: float,
-              tag: str, server_pid: int | None, redis_pid: int | None) -> dict[str, Any]:
-    """One closed or open phase on the pool's connections → its summary."""
-    cpu0 = cpu_seconds(server_pid) if server_pid else None
+              tag: str, server_pid: int | list[int] | None,
+              redis_pid: int | None) -> dict[str, Any]:
+    """One closed or open phase on the pool's connections → its summary (``server_pid``:
+    several, a cluster's nodes, whose CPU is summed)."""
+    pids = ([] if server_pid is None else [server_pid] if isinstance(server_pid, int)
+            else server_pid)
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
+
+    cpu0 = server_cpu() if pids else None
     rcpu0 = cpu_seconds(redis_pid) if redis_pid else None
     t0 = time.monotonic() + 0.3
     if kind == "closed":
@@ -81,7 +89,7 @@ def run_phase(pool: Pool, kind: str, rate: float, pairs: int, seconds: float, gr
         pool.call("open", tag, t0, rate, pairs, seconds, grace)
     time.sleep(0.5)  # deliveries owned by other workers settle
     reports = pool.call("report")
-    cpu = cpu_seconds(server_pid) - cpu0 if server_pid and cpu0 is not None else None
+    cpu = server_cpu() - cpu0 if pids and cpu0 is not None else None
     rcpu = cpu_seconds(redis_pid) - rcpu0 if redis_pid and rcpu0 is not None else None
     if kind == "closed":
         elapsed = max(r["last_ack"] for r in reports) - t0

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history", "flood")
+SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history", "flood",
+             "cluster")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -60,6 +61,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="history: messages stored in all (1000000)")
     g.add_argument("--repeat", type=int, default=20,
                    help="history: timed repetitions of each page and search (20)")
+    g = p.add_argument_group("cluster")
+    g.add_argument("--nodes", default="0,1,2,3",
+                   help="cluster: configurations, comma-separated node counts (0: single "
+                        "process mode)")
+    g.add_argument("--takeover-runs", type=int, default=3,
+                   help="cluster: timed kill -9 takeovers (3)")
+    g.add_argument("--lease-ttl-ms", type=int, default=10_000,
+                   help="cluster: the lease TTL of the takeover runs (10000)")
     g = p.add_argument_group("flood")
     g.add_argument("--frames", type=int, default=20_000,
                    help="flood: bogus frames from the one socket (20000)")
@@ -119,6 +128,13 @@ def _one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         from kefu.bench import flood as mod  # type: ignore[no-redef]  # noqa: PLC0415
 
         r = mod.run(args.frames)
+    elif name == "cluster":
+        from kefu.bench import cluster as mod  # type: ignore[no-redef]  # noqa: PLC0415
+
+        r = mod.run(args.pairs or 500, args.seconds or 10.0,
+                    [float(x) for x in args.rates.split(",") if x.strip()], args.workers,
+                    args.grace, [int(n) for n in args.nodes.split(",") if n.strip()],
+                    args.takeover_runs, args.lease_ttl_ms)
     else:
         from kefu.bench import history as mod  # type: ignore[no-redef]  # noqa: PLC0415
 

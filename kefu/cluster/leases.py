@@ -36,11 +36,10 @@ from dataclasses import dataclass
 import redis
 
 from kefu.persistence.fencing import Fence
-from kefu.persistence.keys import Keys
+from kefu.persistence.keys import DISPATCHER_SHARD, Keys
 from kefu.persistence.redis import REDIS_ERRORS, Store
 
 log = logging.getLogger(__name__)
-DISPATCHER_SHARD = "D"
 MARGIN_FRACTION = 0.2  # of the TTL: a lease is trusted until ttl - margin after its renewal
 HOLD_TTLS = 3  # a shard taken is not given back for rebalancing before 3 TTLs (30 s)
 MAX_HAND_OVER = 8  # shards given back per rebalancing round

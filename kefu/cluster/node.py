@@ -28,11 +28,10 @@ from kefu.cluster import inbox
 from kefu.cluster.inbox import Courier, InboxReader
 from kefu.cluster.leases import DISPATCHER_SHARD, ShardKeeper, lease_table
 from kefu.cluster.membership import SALT_BITS, Membership, new_node_id, presence_of_nodes
-from kefu.cluster.pubsub import ClusterOutbox, Subscriber
+from kefu.cluster.pubsub import ClusterOutbox, LocalSockets, Subscriber
 from kefu.cluster.router import ShardRouter, shard_of_actor
 from kefu.config import Settings
 from kefu.domain import split_session_id
-from kefu.http.connections import Hub
 from kefu.persistence.fencing import Fence
 from kefu.persistence.redis import REDIS_ERRORS, Store
 
@@ -57,7 +56,7 @@ class ClusterNode:
         self._router: ShardRouter | None = None
         self._reader: InboxReader | None = None
         self._subscriber: Subscriber | None = None
-        self._hub: Hub | None = None
+        self._hub: LocalSockets | None = None
         self.outbox: ClusterOutbox | None = None
         self.watch_presence: Watcher = lambda _snapshot: None
         self.on_control: Watcher = lambda _header: None
@@ -76,9 +75,10 @@ class ClusterNode:
         """The Hub's hook (loop thread): record this node's sockets of a user in Redis."""
         self.courier.send(*self.membership.presence_command(user_id, user_type, count))
 
-    def outbox_for(self, hub: Hub) -> ClusterOutbox:
+    def outbox_for(self, hub: LocalSockets) -> ClusterOutbox:
         self._hub = hub
-        self.outbox = ClusterOutbox(hub, self.courier, self.store, self.salt)
+        self.outbox = ClusterOutbox(hub, self.courier, self.store, self.salt,
+                                    lambda sid: self.keeper.owns(self._shard("session", sid)))
         return self.outbox
 
     def attach(self, rt: Runtime) -> None:

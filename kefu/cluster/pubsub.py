@@ -24,21 +24,30 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
+from kefu.actors.runtime import Outbox
 from kefu.cluster import codec
 from kefu.cluster.inbox import Courier
 from kefu.cluster.membership import SALT_BITS, cluster_presence
 from kefu.cluster.router import Replies
-from kefu.http.connections import Hub
 from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.protocol import CloseCode
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 1.0
 DEAF_AFTER = 3.0
+
+
+class LocalSockets(Outbox, Protocol):
+    """This node's own sockets (the IOLoop's Hub, ``http/connections.py``): the actors'
+    Outbox for local connections, and closing them all. Thread-safe; never blocks."""
+
+    def kick_all(self, code: int, reason: str) -> None: ...
+
+    def connection_counts(self) -> dict[str, int]: ...
 
 
 def payload(header: dict[str, Any], frame: bytes = b"") -> bytes:
@@ -48,8 +57,10 @@ def payload(header: dict[str, Any], frame: bytes = b"") -> bytes:
 class ClusterOutbox:
     """The actors' Outbox in cluster mode. Thread-safe; never blocks (but ``presence``)."""
 
-    def __init__(self, hub: Hub, courier: Courier, store: Store, salt: int) -> None:
+    def __init__(self, hub: LocalSockets, courier: Courier, store: Store, salt: int,
+                 session_is_local: Callable[[str], bool]) -> None:
         self.hub, self.courier, self.store, self.salt = hub, courier, store, salt
+        self.session_is_local = session_is_local
         self.keys = store.keys
         self.broadcast = self.keys.frames_channel
 
@@ -96,8 +107,12 @@ class ClusterOutbox:
         self._publish(self.broadcast, payload({"t": "ctl", **header}))
 
     def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
-        """Cluster mode sends every kehu message through the dispatcher: no direct route
-        (the session may be on another node, behind a different inbox)."""
+        """The kehu's later messages may go straight to the session (``Hub.route``) only
+        when the session lives on this node — the dispatcher's — and so does the socket
+        (the Hub ignores a kehu it has no socket of); otherwise they keep going through
+        the dispatcher, which forwards each behind the last."""
+        if self.session_is_local(sid):
+            self.hub.route(kehu_id, sid, route_seq)
 
     def presence(self) -> dict[str, dict[str, int]]:
         """node → user → sockets, from Redis (the dispatcher's thread, at load)."""
@@ -111,7 +126,7 @@ class Subscriber:
     """One thread: listens on ``kefu:frames`` and this node's channel, hands frames to the
     Hub (which hops onto the IOLoop), replies to :class:`Replies`, and repairs itself."""
 
-    def __init__(self, url: str, store: Store, hub: Hub, salt: int, replies: Replies,
+    def __init__(self, url: str, store: Store, hub: LocalSockets, salt: int, replies: Replies,
                  on_control: Callable[[dict[str, Any]], None]) -> None:
         self.url, self.keys, self.hub, self.salt = url, store.keys, hub, salt
         self.replies, self.on_control = replies, on_control

@@ -7,9 +7,10 @@ across nodes. ``--messages`` messages at ``--rate`` msg/s; at a seeded moment th
 - ``kill``: ``kill -9`` the node owning the most shards; it comes back ``restart_after``
   seconds after every shard is owned again (the takeover time is measured);
 - ``kill-dispatcher``: the same for the node running the dispatcher;
-- ``stop``: ``SIGSTOP`` the dispatcher's node for 2 TTLs while a burst of new customers
-  connected to it ask for service, then ``SIGCONT``: the woken node must be fenced (its
-  scripts refuse at least one write) and nothing double-assigned;
+- ``stop``: ``SIGSTOP`` the dispatcher's node for 2 TTLs in the middle of an assignment
+  burst (new customers connected to it ask for service; the stop comes as the first is
+  assigned), then ``SIGCONT``: the woken node must be fenced (its scripts refuse at least
+  one write), nothing double-assigned, and it must take shards again with new epochs;
 - ``rolling``: SIGTERM every node in turn (each must exit 0 after its drain) and start it
   again once its shards are owned elsewhere;
 - ``pubsub``: ``CLIENT KILL TYPE pubsub`` on Redis: every node detects it, resubscribes and
@@ -283,11 +284,17 @@ class Drill:
         try:
             await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in newcomers)), 30)
             gone = victim.node_id(lab.client(), self.keys)
+            for c in newcomers:  # the burst: stopped while its dispatcher works through it
+                c.frame(type="request_service")
+            first = [asyncio.ensure_future(c.assigned.wait()) for c in newcomers]
+            await asyncio.wait(first, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+            for f in first:
+                f.cancel()
             started = time.monotonic()
             victim.sigstop()
-            res.events.append(f"stopped node :{victim.port}")
-            for c in newcomers:  # read by the stopped node only when it wakes
-                c.frame(type="request_service")
+            res.events.append(f"stopped node :{victim.port} "
+                              f"({sum(c.assigned.is_set() for c in newcomers)} of the burst "
+                              "assigned before)")
             await asyncio.get_running_loop().run_in_executor(
                 None, lab.wait_owned, 60.0, {gone} if gone else set())
             res.takeover = time.monotonic() - started

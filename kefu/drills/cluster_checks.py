@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.cluster.inbox import GROUP
-from kefu.cluster.leases import DISPATCHER_SHARD
-from kefu.persistence.keys import Keys
+from kefu.persistence.keys import DISPATCHER_SHARD, Keys
 
 
 def epoch_violations(r: Any, keys: Keys) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DISPATCHER_SHARD = "D"  # cluster mode: the dispatcher's shard (the others are numbers)
+
 
 @dataclass(frozen=True)
 class Keys:

@@ -19,9 +19,8 @@ from typing import Any
 
 import redis
 
-from kefu.cluster.leases import DISPATCHER_SHARD
 from kefu.persistence.embedded import die_with_parent
-from kefu.persistence.keys import Keys
+from kefu.persistence.keys import DISPATCHER_SHARD, Keys
 from kefu.testing.processes import (
     LAB_LIMITS,
     KefuProcess,
@@ -107,8 +106,9 @@ class HAProxy:
 class Node(KefuProcess):
     """One cluster node: ``kefu serve`` with ``KEFU_CLUSTER=1`` on the lab's Redis."""
 
-    def __init__(self, data_dir: Path, redis_url: str, env: dict[str, str]) -> None:
-        super().__init__(data_dir, None, {**env, "KEFU_REDIS_URL": redis_url},
+    def __init__(self, data_dir: Path, redis_url: str, env: dict[str, str],
+                 port: int | None = None) -> None:
+        super().__init__(data_dir, port, {**env, "KEFU_REDIS_URL": redis_url},
                          tie_to_parent=True)
         self.stopped = False  # SIGSTOPped
 
@@ -136,18 +136,24 @@ class ClusterLab:
     """A Redis (AOF), ``size`` nodes and optionally HAProxy, under ``root``."""
 
     def __init__(self, root: Path, size: int = 3, ttl_ms: int = 3000, shards: int = 16,
-                 haproxy: bool = False, env: dict[str, str] | None = None) -> None:
+                 haproxy: bool = False, env: dict[str, str] | None = None,
+                 lab: bool = True, proxy_port: int | None = None,
+                 ports: list[int] | None = None) -> None:
+        """``lab``: the test settings (abuse limits lifted, a known admin password, cheap
+        password hashing); without it (``scripts/cluster``) the product's defaults."""
         self.root, self.size, self.ttl_ms, self.shards = root, size, ttl_ms, shards
         root.mkdir(parents=True, exist_ok=True)
         self.redis = RedisProcess(root / "redis", aof=True)
         self.keys = Keys()
-        self.env = {**LAB_LIMITS, "KEFU_ADMIN_PASSWORD": ADMIN_PASSWORD, "KEFU_SCRYPT_N": "1024",
-                    "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000", "KEFU_CLUSTER": "1",
-                    "KEFU_LEASE_TTL_MS": str(ttl_ms), "KEFU_SHARDS": str(shards),
-                    "KEFU_DRAIN_SECONDS": "3", **(env or {})}
+        base = {**LAB_LIMITS, "KEFU_ADMIN_PASSWORD": ADMIN_PASSWORD, "KEFU_SCRYPT_N": "1024",
+                "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000", "KEFU_DRAIN_SECONDS": "3"
+                } if lab else {}
+        self.env = {**base, "KEFU_CLUSTER": "1", "KEFU_LEASE_TTL_MS": str(ttl_ms),
+                    "KEFU_SHARDS": str(shards), **(env or {})}
         self.nodes: list[Node] = []
         self.proxy: HAProxy | None = None
-        self.want_proxy = haproxy
+        self.want_proxy, self.proxy_port = haproxy, proxy_port
+        self.ports = ports
 
     @property
     def bases(self) -> list[str]:
@@ -158,8 +164,8 @@ class ClusterLab:
 
     def start(self, timeout: float = 60.0) -> ClusterLab:
         self.redis.start()
-        self.nodes = [Node(self.root / f"node{i}", self.redis.url, self.env)
-                      for i in range(self.size)]
+        self.nodes = [Node(self.root / f"node{i}", self.redis.url, self.env,
+                           self.ports[i] if self.ports else None) for i in range(self.size)]
         for node in self.nodes:  # all at once: each waits on its own start-up
             node.spawn()
         for node in self.nodes:
@@ -168,7 +174,8 @@ class ClusterLab:
                                            timeout, "node")
         self.wait_owned(timeout)
         if self.want_proxy:
-            self.proxy = HAProxy(self.root, [(f"n{i}", n.port) for i, n in enumerate(self.nodes)])
+            self.proxy = HAProxy(self.root, [(f"n{i}", n.port) for i, n in enumerate(self.nodes)],
+                                 self.proxy_port)
             self.proxy.start()
         return self
 
