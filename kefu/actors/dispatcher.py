@@ -157,7 +157,7 @@ class Dispatcher(SupervisedActor):
                 route_seq=msg.route_seq))
             # after the tell: the loop may now send this kehu's next messages straight
             # to the session, behind this one in its mailbox
-            self.rt.outbox.route(msg.kehu_id, sid, msg.route_seq)
+            self.rt.outbox.route(msg.kehu_id, sid, msg.route_seq, msg.conn_id)
             return Accepted()
         try:
             stored = dispatch.store_waiting_message(

@@ -52,9 +52,9 @@ class Outbox(Protocol):
         """node → user → live connections, on every node (a restarted dispatcher reads
         them back; in single-process mode the one node is ``''``). May block on Redis."""
 
-    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
-        """The kehu's message number ``route_seq`` is in session ``sid``'s mailbox: its
-        later messages may go straight there (see ``Hub.next_route``)."""
+    def route(self, kehu_id: str, sid: str, route_seq: int, conn_id: int | None = None) -> None:
+        """The kehu's message number ``route_seq`` (sent over ``conn_id``) is in session
+        ``sid``'s mailbox: its later messages may go straight there (``Hub.next_route``)."""
 
     def kick(self, user_id: str, code: int, reason: str,
              tokens: Iterable[str] | None = None) -> None:

@@ -4,7 +4,8 @@ messages, the node channels carry replies.
 A message is ``{"t": <class name>, "f": {field: value}}``; enums travel as their values and
 come back as members (from the class's type hints). Only the plain-data messages of
 ``actors/messages.py`` travel; what holds live objects (an ``AppendOutcome``) never leaves
-its node. A reply is ``{"ok": true, "data": …}`` or ``{"ok": false, "reason", "params"}``.
+its node. A reply is ``{"ok": true, "data": …}`` or ``{"ok": false, "reason", "params"}``;
+a pub/sub payload carries its origin first (:func:`payload`).
 """
 
 from __future__ import annotations
@@ -81,3 +82,9 @@ def dumps(obj: Any) -> bytes:
 
 def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)
+
+
+def payload(header: dict[str, Any], frame: bytes = b"", origin: int = 0) -> bytes:
+    """A pub/sub payload: ``<origin salt>\\n<header JSON>\\n<frame>``; a node skips its
+    own broadcasts without decoding them (``origin`` 0: sent to one node)."""
+    return b"%d\n" % origin + dumps(header) + b"\n" + frame

@@ -37,6 +37,7 @@ from kefu.persistence.redis import REDIS_ERRORS, Store
 
 log = logging.getLogger(__name__)
 ROUTED_KINDS = ("dispatcher", "agent", "session")
+JOIN_SECONDS = 0.2
 SETTLE_SECONDS = 5.0  # a handed-over shard's actors finish their mailboxes within this
 Watcher = Callable[[Any], None]
 
@@ -77,8 +78,7 @@ class ClusterNode:
 
     def outbox_for(self, hub: LocalSockets) -> ClusterOutbox:
         self._hub = hub
-        self.outbox = ClusterOutbox(hub, self.courier, self.store, self.salt,
-                                    lambda sid: self.keeper.owns(self._shard("session", sid)))
+        self.outbox = ClusterOutbox(hub, self.courier, self.store, self.salt)
         return self.outbox
 
     def attach(self, rt: Runtime) -> None:
@@ -92,15 +92,27 @@ class ClusterNode:
         self._router = router
         self._reader = InboxReader(self.store, self.node, self.keeper.owned, router.deliver)
         self._subscriber = Subscriber(self.url, self.store, self._hub, self.salt,
-                                      router.replies, lambda h: self.on_control(h))
+                                      router.replies, self._control)
 
     def start(self) -> None:
         assert self._reader is not None and self._subscriber is not None
         self.courier.start()
         self._subscriber.start()
         self.keeper.start()
+        if self.outbox is not None:  # a node alone broadcasts nothing: tell it now
+            self.outbox.control({"what": "join", "node": self.node})
+            self.courier.flush()
+            time.sleep(JOIN_SECONDS)  # (its subscriber hears it well before our port opens)
         self._reader.start()
         log.info("cluster node %s: %d shards", self.node, len(self.keeper.owned()))
+
+    def _control(self, header: dict[str, Any]) -> None:
+        """A change every node hears (the subscriber's thread)."""
+        if header.get("what") == "join":
+            if self.outbox is not None and header.get("node") != self.node:
+                self.outbox.peers = True
+            return
+        self.on_control(header)
 
     def drain(self) -> None:
         """Hand every shard over (SIGTERM), within about ``KEFU_DRAIN_SECONDS``."""
@@ -132,6 +144,8 @@ class ClusterNode:
     def _beat(self) -> None:
         """Each keeper round: the heartbeat, who holds the dispatcher, everyone's sockets."""
         self.membership.heartbeat()
+        if self.outbox is not None:
+            self.outbox.peers = len(self.live_nodes()) > 1
         token = self.store.client.get(self.keys.lease(DISPATCHER_SHARD))
         self.dispatcher_owner = token.rpartition("|")[0] if token else None
         self.watch_presence(presence_of_nodes(self.store.client, self.keys))

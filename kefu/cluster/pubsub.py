@@ -13,9 +13,10 @@ or a socket error — ``CLIENT KILL TYPE pubsub``) is replaced, and then every l
 is closed with 1012: its client reconnects, resends what was not acked and resumes by
 ``seq`` — nothing is missed (docs/cluster.md).
 
-Payloads are ``<header JSON>\\n<frame>``; headers: ``c`` (one connection), ``u`` (users),
-``m`` (a stored message to users), ``k`` (close a user's sockets), ``r`` (an ask's reply),
-``ctl`` (maintenance changed), ``p`` (probe).
+Payloads are ``<origin salt>\\n<header JSON>\\n<frame>`` (``codec.payload``); headers:
+``c`` (one connection), ``u`` (users), ``m`` (a stored message to users), ``k`` (close a
+user's sockets), ``r`` (an ask's reply), ``route`` (a kehu's messages may go straight to
+its session), ``ctl`` (maintenance changed, a node joined), ``p`` (probe).
 """
 
 from __future__ import annotations
@@ -50,17 +51,14 @@ class LocalSockets(Outbox, Protocol):
     def connection_counts(self) -> dict[str, int]: ...
 
 
-def payload(header: dict[str, Any], frame: bytes = b"") -> bytes:
-    return codec.dumps(header) + b"\n" + frame
-
-
 class ClusterOutbox:
     """The actors' Outbox in cluster mode. Thread-safe; never blocks (but ``presence``)."""
 
-    def __init__(self, hub: LocalSockets, courier: Courier, store: Store, salt: int,
-                 session_is_local: Callable[[str], bool]) -> None:
+    def __init__(self, hub: LocalSockets, courier: Courier, store: Store, salt: int) -> None:
         self.hub, self.courier, self.store, self.salt = hub, courier, store, salt
-        self.session_is_local = session_is_local
+        # is any other node alive? (the keeper's rounds; a joining node's announcement
+        # sets it at once): alone, frames for users need no broadcast
+        self.peers = True
         self.keys = store.keys
         self.broadcast = self.keys.frames_channel
 
@@ -78,41 +76,49 @@ class ClusterOutbox:
             self.hub.to_conn(conn_id, frame, sid, seq)
             return
         self._publish(self.keys.node_channel(str(conn_id >> SALT_BITS)),
-                      payload({"t": "c", "c": conn_id, "s": sid, "q": seq}, frame))
+                      codec.payload({"t": "c", "c": conn_id, "s": sid, "q": seq}, frame))
 
     def to_users(self, user_ids: Iterable[str], frame: bytes,
                  exclude_conn: int | None = None) -> None:
         users = tuple(user_ids)
         self.hub.to_users(users, frame, exclude_conn)
-        self._publish(self.broadcast, payload({"t": "u", "u": users, "x": exclude_conn,
-                                               "o": self.salt}, frame))
+        if self.peers:
+            self._publish(self.broadcast, codec.payload({"t": "u", "u": users, "x": exclude_conn},
+                                                   frame, self.salt))
 
     def message(self, user_ids: Iterable[str], sid: str, seq: int, frame: bytes,
                 exclude_conn: int | None = None) -> None:
         users = tuple(user_ids)
         self.hub.message(users, sid, seq, frame, exclude_conn)
-        self._publish(self.broadcast, payload({"t": "m", "u": users, "s": sid, "q": seq,
-                                               "x": exclude_conn, "o": self.salt}, frame))
+        if self.peers:
+            self._publish(self.broadcast, codec.payload({"t": "m", "u": users, "s": sid, "q": seq,
+                                                           "x": exclude_conn}, frame, self.salt))
 
     def kick(self, user_id: str, code: int, reason: str,
              tokens: Iterable[str] | None = None) -> None:
         tokens = None if tokens is None else list(tokens)
         self.hub.kick(user_id, code, reason, tokens)
-        self._publish(self.broadcast, payload({"t": "k", "u": user_id, "code": code,
-                                               "reason": reason, "tokens": tokens,
-                                               "o": self.salt}))
+        self._publish(self.broadcast, codec.payload({"t": "k", "u": user_id, "code": code,
+                                               "reason": reason, "tokens": tokens},
+                                               origin=self.salt))
 
     def control(self, header: dict[str, Any]) -> None:
         """A change every node must hear (maintenance), this one included."""
-        self._publish(self.broadcast, payload({"t": "ctl", **header}))
+        self._publish(self.broadcast, codec.payload({"t": "ctl", **header}))
 
-    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
-        """The kehu's later messages may go straight to the session (``Hub.route``) only
-        when the session lives on this node — the dispatcher's — and so does the socket
-        (the Hub ignores a kehu it has no socket of); otherwise they keep going through
-        the dispatcher, which forwards each behind the last."""
-        if self.session_is_local(sid):
+    def route(self, kehu_id: str, sid: str, route_seq: int, conn_id: int | None = None) -> None:
+        """The kehu's later messages may go straight to the session, from whichever node
+        its socket is on: the dispatcher told the session message ``route_seq`` first
+        (in-process, or an ``XADD`` the Courier sends before this), so a later message —
+        told in-process here, or appended to the session's inbox after it — queues behind
+        it (``Hub.route``)."""
+        if conn_id is None:
+            return
+        if self._local(conn_id):
             self.hub.route(kehu_id, sid, route_seq)
+            return
+        self._publish(self.keys.node_channel(str(conn_id >> SALT_BITS)),
+                      codec.payload({"t": "route", "k": kehu_id, "s": sid, "q": route_seq}))
 
     def presence(self) -> dict[str, dict[str, int]]:
         """node → user → sockets, from Redis (the dispatcher's thread, at load)."""
@@ -131,6 +137,7 @@ class Subscriber:
         self.url, self.keys, self.hub, self.salt = url, store.keys, hub, salt
         self.replies, self.on_control = replies, on_control
         self.mine = self.keys.node_channel(str(salt))
+        self.own = str(salt).encode()
         self.stopping = threading.Event()
         self.subscribed = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kefu-pubsub", daemon=True)
@@ -179,22 +186,25 @@ class Subscriber:
                 self._handle(message["data"])
             if now - probed >= PROBE_SECONDS:
                 probed = now
-                client.publish(self.mine, payload({"t": "p"}))
+                client.publish(self.mine, codec.payload({"t": "p"}))
                 self.replies.expire()
             if now - heard > DEAF_AFTER:
                 raise redis.ConnectionError("deaf: no probe came back")
 
     def _handle(self, data: bytes) -> None:
         self.received += 1
-        head, _, frame = data.partition(b"\n")
+        origin, _, rest = data.partition(b"\n")
+        if origin == self.own:
+            return  # our own broadcast: delivered locally already
+        head, _, frame = rest.partition(b"\n")
         try:
             h = codec.loads(head)
         except ValueError:
             log.error("pubsub: junk dropped")
             return
         kind = h.get("t")
-        if h.get("o") == self.salt or kind == "p":
-            return  # our own publication (delivered locally already), or a probe
+        if kind == "p":
+            return  # a probe: hearing it was the point
         hub = self.hub
         if kind == "c":
             hub.to_conn(h["c"], frame, h.get("s"), h.get("q"))
@@ -206,5 +216,7 @@ class Subscriber:
             hub.kick(h["u"], h["code"], h["reason"], h.get("tokens"))
         elif kind == "r":
             self.replies.settle(h["rid"], codec.loads(frame))
+        elif kind == "route":
+            hub.route(h["k"], h["s"], h["q"])
         elif kind == "ctl":
             self.on_control(h)

@@ -134,7 +134,6 @@ class ShardRouter:
         channel = self.keys.node_channel(str(salt))
 
         def reply(result: Any) -> None:  # the actor's thread
-            header = codec.dumps({"t": "r", "rid": rid})
-            self.courier.send("PUBLISH", channel,
-                              header + b"\n" + codec.dumps(codec.encode_reply(result)))
+            self.courier.send("PUBLISH", channel, codec.payload(
+                {"t": "r", "rid": rid}, codec.dumps(codec.encode_reply(result))))
         return reply

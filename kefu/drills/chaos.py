@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import random
@@ -38,6 +39,7 @@ from kefu.drills import cluster, rest
 from kefu.drills.crowd import connect_crowd, settle
 from kefu.drills.ledger import Figures, tally
 from kefu.drills.proc import ADMIN_PASSWORD, DRILL_ENV, DrillServer
+from kefu.drills.series import run_series
 from kefu.persistence.keys import Keys
 from kefu.testing.processes import wait_health
 
@@ -220,24 +222,15 @@ def main(argv: list[str]) -> int:
         return cluster.main(args)
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    results = []
-    for mode in modes:
-        for seed in seeds:
-            cfg = ChaosConfig(seed=seed, mode=mode, messages=args.messages, rate=args.rate,
-                              kehu=args.kehu, kefu=args.kefu, keep=args.keep)
-            res = run_one(cfg)
-            print(res.line(), flush=True)
-            if not res.ok:
-                print(f"  data kept in {res.data_dir}", flush=True)
-            results.append(res)
-    failed = [r for r in results if not r.ok]
-    print(f"chaos: {len(results)} runs, {len(failed)} failed", flush=True)
+    results = run_series((functools.partial(run_one, ChaosConfig(
+        seed=seed, mode=mode, messages=args.messages, rate=args.rate, kehu=args.kehu,
+        kefu=args.kefu, keep=args.keep)) for mode in modes for seed in seeds), "chaos")
     if args.json:
         Path(args.json).write_text(json.dumps(
             [{"seed": r.seed, "mode": r.mode, "kill_at": r.kill_at, "down": r.down,
               "back": r.back, "seconds": r.seconds, "tracebacks": r.tracebacks,
               **r.figures.as_dict()} for r in results], indent=2))
-    return 1 if failed else 0
+    return 0 if all(r.ok for r in results) else 1
 
 
 if __name__ == "__main__":

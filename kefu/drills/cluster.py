@@ -24,6 +24,7 @@ increasing per shard, every inbox drained, fenced writes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import random
@@ -41,6 +42,7 @@ from kefu.drills.cluster_checks import epoch_violations, fenced_writes, inbox_vi
 from kefu.drills.crowd import connect_crowd, settle
 from kefu.drills.invariants import violations
 from kefu.drills.ledger import Figures, tally
+from kefu.drills.series import run_series
 from kefu.persistence.keys import Keys
 from kefu.testing.cluster import ADMIN_PASSWORD, ClusterLab, Node
 
@@ -362,23 +364,14 @@ def main(args: Any) -> int:
     """``scripts/chaos --cluster`` (the arguments of ``kefu/drills/chaos.py``)."""
     scenarios = [s.strip() for s in args.scenario.split(",") if s.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    results = []
-    for scenario in scenarios:
-        for seed in seeds:
-            cfg = ClusterDrillConfig(scenario=scenario, seed=seed, messages=args.messages,
-                                     rate=args.rate, kehu=args.kehu, kefu=args.kefu,
-                                     keep=args.keep)
-            res = run_one(cfg)
-            print(res.line(), flush=True)
-            if not res.ok:
-                print(f"  data kept in {res.data_dir}", flush=True)
-            results.append(res)
-    failed = [r for r in results if not r.ok]
-    print(f"cluster chaos: {len(results)} runs, {len(failed)} failed", flush=True)
+    results = run_series((functools.partial(run_one, ClusterDrillConfig(
+        scenario=scenario, seed=seed, messages=args.messages, rate=args.rate, kehu=args.kehu,
+        kefu=args.kefu, keep=args.keep)) for scenario in scenarios for seed in seeds),
+        "cluster chaos")
     if args.json:
         Path(args.json).write_text(json.dumps(
             [{**asdict(r), "figures": r.figures.as_dict(), "ok": r.ok} for r in results],
             indent=2, default=str))
-    return 1 if failed else 0
+    return 0 if all(r.ok for r in results) else 1
 
 

@@ -285,8 +285,8 @@ class Hub:
         not had it (each connection's :class:`SeqTracker`). Thread-safe; never blocks."""
         self._post(self._message, tuple(user_ids), sid, seq, frame, exclude_conn)
 
-    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
-        """Thread-safe (the dispatcher): see :class:`Route`."""
+    def route(self, kehu_id: str, sid: str, route_seq: int, conn_id: int | None = None) -> None:
+        """Thread-safe (the dispatcher, or the cluster's subscriber): see :class:`Route`."""
         self._post(self._route, kehu_id, sid, route_seq)
 
     def connection_counts(self) -> dict[str, int]:

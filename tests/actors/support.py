@@ -131,7 +131,7 @@ class RecordingOutbox:
         with self.cond:
             self.log.append(("kick", user_id, {"code": code, "reason": reason}))
 
-    def route(self, kehu_id: str, sid: str, route_seq: int) -> None:
+    def route(self, kehu_id: str, sid: str, route_seq: int, conn_id: int | None = None) -> None:
         with self.cond:
             self.routes.append((kehu_id, sid, route_seq))
             self.cond.notify_all()

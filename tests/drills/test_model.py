@@ -58,12 +58,18 @@ class ChatModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="kefu-model-"))
+        self.start_servers()
+        self.make_users(self.admin)
+
+    def start_servers(self) -> None:
         self.srv = ServerProcess(self.dir / "srv", KEFU_FAULT_INJECTION="1",
                                  KEFU_AGENT_GRACE_SECONDS="600").start()
         self.admin = Api.login(self.srv.base, "admin", "admin-pass")
-        self.kefu: list[tuple[str, Api]] = [self.admin.create_kefu(max_sessions=CAPACITY)
+
+    def make_users(self, admin: Api) -> None:
+        self.kefu: list[tuple[str, Api]] = [admin.create_kefu(max_sessions=CAPACITY)
                                             for _ in range(KEFU)]
-        self.kehu: list[tuple[str, Api]] = [self.admin.guest(f"客户{i}") for i in range(KEHU)]
+        self.kehu: list[tuple[str, Api]] = [admin.guest(f"客户{i}") for i in range(KEHU)]
         self.tokens = {uid: api.token for uid, api in self.kefu + self.kehu}
         self.conns: dict[str, WS | None] = dict.fromkeys(self.tokens)
         self.checked: dict[int, int] = {}  # id(ws) → frames already checked
@@ -329,7 +335,7 @@ class ChatModel(RuleBasedStateMachine):
                 self.check_frames(ws)
 
 
-def _model_settings(request: pytest.FixtureRequest) -> tuple[int, settings]:
+def model_settings(request: pytest.FixtureRequest) -> tuple[int, settings]:
     chosen = os.environ.get("KEFU_MODEL_SEED") or request.config.getoption(
         "--hypothesis-seed", default=None)
     s = settings(max_examples=int(os.environ.get("KEFU_MODEL_EXAMPLES", "4")),
@@ -339,15 +345,20 @@ def _model_settings(request: pytest.FixtureRequest) -> tuple[int, settings]:
     return int(chosen) if chosen is not None else CI_SEED, s
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_chat_model(request: pytest.FixtureRequest) -> None:
+def run_model(request: pytest.FixtureRequest, model: type[ChatModel], label: str) -> None:
+    """Run ``model`` with the seed and sizes chosen (``model_settings``); print the tally."""
     from hypothesis.stateful import run_state_machine_as_test  # noqa: PLC0415
 
-    chosen, s = _model_settings(request)
-    factory = seed(chosen)(lambda: ChatModel())
+    chosen, s = model_settings(request)
+    factory = seed(chosen)(lambda: model())
     TALLY.clear()
     try:
         run_state_machine_as_test(factory, settings=s)
     finally:
-        print(f"\nmodel (seed {chosen}): {dict(sorted(TALLY.items()))}")
+        print(f"\n{label} (seed {chosen}): {dict(sorted(TALLY.items()))}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_chat_model(request: pytest.FixtureRequest) -> None:
+    run_model(request, ChatModel, "model")
