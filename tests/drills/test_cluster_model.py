@@ -23,6 +23,9 @@ from tests.drills.test_model import TALLY, ChatModel, run_model
 from tests.helpers import WS, Api
 
 NODES, TTL_MS = 2, 2000
+# chosen for coverage: kill -9, SIGSTOP and drain, clients on both nodes, sends, queued
+# sends, transfers (seeds 1, 2, 5 and 7 pass too)
+CI_SEED = 3
 
 
 class ClusterChatModel(ChatModel):
@@ -126,4 +129,4 @@ class ClusterChatModel(ChatModel):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_cluster_chat_model(request: pytest.FixtureRequest) -> None:
-    run_model(request, ClusterChatModel, "cluster model")
+    run_model(request, ClusterChatModel, "cluster model", CI_SEED)
