@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from kefu.config import Settings
 
 
@@ -104,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                      if k in Settings.model_fields and v is not None}
         from kefu.server import run  # noqa: PLC0415
 
-        return run(Settings(**overrides))
+        try:
+            settings = Settings(**overrides)
+        except ValidationError as exc:  # a clear line, not a traceback
+            for err in exc.errors():
+                where = ".".join(str(x) for x in err["loc"]) or "settings"
+                print(f"kefu: {where}: {err['msg']}", file=sys.stderr)
+            return 2
+        return run(settings)
     if args.command == "ws":
         from kefu.wsclient import main as ws_main  # noqa: PLC0415
 

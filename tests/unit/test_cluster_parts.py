@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from kefu.actors import messages
 from kefu.actors.messages import Accepted, AssignCustomer, Rejected, SetAgentStatus
 from kefu.actors.node_presence import NodePresence
+from kefu.cli import main
 from kefu.cluster import codec
 from kefu.cluster.leases import shard_of
 from kefu.cluster.router import shard_of_actor
@@ -77,3 +78,11 @@ def test_cluster_mode_needs_a_shared_redis() -> None:
     with pytest.raises(ValidationError, match="KEFU_NODE_ID"):
         Settings(cluster=True, redis_url="redis://x", node_id="a|b")
     assert Settings(cluster=True, redis_url="redis://x").shards == 64
+
+
+def test_serve_says_what_is_wrong_with_the_settings(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KEFU_CLUSTER", "1")
+    monkeypatch.delenv("KEFU_REDIS_URL", raising=False)
+    assert main(["serve"]) == 2
+    assert "KEFU_CLUSTER=1 needs KEFU_REDIS_URL" in capsys.readouterr().err
