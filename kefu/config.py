@@ -11,6 +11,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Strategy = Literal["least_loaded", "round_robin", "efficiency"]
 
 
+def parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """``"host:port,host:port"`` → ((host, port), ...); ValueError naming the bad part."""
+    out: list[tuple[str, int]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        host, sep, port = part.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"KEFU_REDIS_SENTINELS: {part!r} is not host:port")
+        out.append((host.strip("[]"), int(port)))
+    if not out:
+        raise ValueError("KEFU_REDIS_SENTINELS names no sentinel")
+    return tuple(out)
+
+
 class Settings(BaseSettings):
     """Server configuration, read from the environment (prefix ``KEFU_``)."""
 
@@ -20,6 +35,14 @@ class Settings(BaseSettings):
     port: int = 8080
     data_dir: Path = Path("var")
     redis_url: str | None = None
+    # Redis under Sentinel (docs/reliability.md, "Redis failover"), in place of redis_url:
+    # "host:port,host:port,..." and the name the sentinels monitor the primary by
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
+    # an ack (and the peer's copy, and the dispatcher's frames) leaves only once this many
+    # replicas have the write (WAIT); 0: once the primary has it
+    ack_replicas: int = Field(default=0, ge=0, le=16)
+    ack_replicas_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     redis_prefix: str = "kefu:"
     admin_password: str | None = None
     assign_strategy: Strategy = "least_loaded"
@@ -84,11 +107,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cluster_needs_shared_redis(self) -> Settings:
-        if self.cluster and not self.redis_url:
-            raise ValueError("KEFU_CLUSTER=1 needs KEFU_REDIS_URL: the nodes share one Redis")
+        if self.redis_url and self.redis_sentinels:
+            raise ValueError("KEFU_REDIS_URL and KEFU_REDIS_SENTINELS: set one of them, not both")
+        if self.redis_sentinels:
+            parse_sentinels(self.redis_sentinels)
+            if not self.redis_sentinel_master:
+                raise ValueError("KEFU_REDIS_SENTINEL_MASTER must name the monitored primary")
+        if self.cluster and not self.shared_redis:
+            raise ValueError("KEFU_CLUSTER=1 needs KEFU_REDIS_URL or KEFU_REDIS_SENTINELS: "
+                             "the nodes share one Redis")
+        if self.ack_replicas and not self.shared_redis:
+            raise ValueError("KEFU_ACK_REPLICAS needs a Redis with replicas (KEFU_REDIS_URL "
+                             "or KEFU_REDIS_SENTINELS); the embedded Redis has none")
         if self.node_id is not None and (not self.node_id or "|" in self.node_id):
             raise ValueError("KEFU_NODE_ID must be non-empty and must not contain '|'")
         return self
+
+    @property
+    def shared_redis(self) -> bool:
+        """Redis is outside this process (a URL or Sentinel), not the embedded one."""
+        return bool(self.redis_url or self.redis_sentinels)
 
     @property
     def redis_dir(self) -> Path:

@@ -21,6 +21,7 @@ from kefu.config import Settings
 from kefu.persistence import backup, system_log
 from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.keys import Keys
+from kefu.persistence.redis_target import RedisTarget
 
 
 def server_answers(settings: Settings) -> bool:
@@ -56,15 +57,15 @@ def main(file: str, settings: Settings) -> int:
         return _fail(f"the kefu server answers on {settings.host}:{settings.port}: stop it "
                      "before restoring (a restore replaces every key under the prefix)")
     embedded: EmbeddedRedis | None = None
-    url = settings.redis_url
-    if url is None:
+    target = RedisTarget.configured(settings)
+    if target is None:
         pid = embedded_running(settings)
         if pid is not None:
             return _fail(f"the embedded redis-server (pid {pid}) is running: stop the kefu "
                          "server first")
         embedded = EmbeddedRedis(settings.redis_dir)
-        url = embedded.start()
-    client = redis.Redis.from_url(url, socket_timeout=60)
+        target = RedisTarget(url=embedded.start())
+    client = target.client(socket_timeout=60)
     try:
         result = backup.restore(client, path, settings.redis_prefix)
         system_log.append(client, Keys(settings.redis_prefix).system_log, "info", "cli",

@@ -1,7 +1,8 @@
 """Start-up and shut-down, side by side (the later a part starts, the earlier it stops).
 
 Start: data dir (0700) → embedded Redis → store → bootstrap admin → append log and actors
-(restored from Redis; ``assembly.py``) → the Redis watcher → HTTP port → guest sweeper →
+(restored from Redis; ``assembly.py``) → the Redis watcher (embedded) or the primary watch
+(Sentinel) → HTTP port → guest sweeper →
 ticker. Stop (SIGTERM/SIGINT), the exit stack in reverse: ticker, sweeper, then the
 sockets (refuse new ones, ``server_closing`` to every client, close with 1001), the
 bridge, the actors (sessions and agents, dispatcher, supervisor) and the append log, the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import json
 import logging
@@ -31,7 +33,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from kefu import protocol
-from kefu.actors.runtime import Outbox
+from kefu.actors.runtime import Outbox, Runtime
 from kefu.actors.system import ActorSystem
 from kefu.assembly import actor_system
 from kefu.cluster.node import ClusterNode
@@ -48,6 +50,7 @@ from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.history import History
 from kefu.persistence.maintenance import load as load_maintenance
 from kefu.persistence.redis import REDIS_ERRORS, Store
+from kefu.persistence.redis_target import PrimaryWatch, RedisTarget
 from kefu.persistence.users import UserStore
 from kefu.protocol import CloseCode
 
@@ -116,19 +119,20 @@ async def serve(settings: Settings) -> int:
 
     async with AsyncExitStack() as stack:
         embedded = None
-        url = settings.redis_url
-        if url is None:
+        target = RedisTarget.configured(settings)
+        if target is None:
             embedded = EmbeddedRedis(settings.redis_dir, appendfsync=settings.redis_appendfsync)
-            url = embedded.start()
+            target = RedisTarget(url=embedded.start())
             stack.callback(embedded.stop)
-        store = Store(url, settings.redis_prefix)
+        store = Store(target, settings.redis_prefix, settings.ack_replicas,
+                      settings.ack_replicas_timeout_ms)
         stack.callback(store.close)
         users = UserStore(store, settings.token_ttl_seconds, settings.scrypt_n)
         bootstrap_admin(settings, users)
 
         node: ClusterNode | None = None
         if settings.cluster:
-            node = ClusterNode(settings, store, url)
+            node = ClusterNode(settings, store)
             hub = Hub(IOLoop.current(), node.conn_id_base, node.count_changed)
             outbox: Outbox = node.outbox_for(hub)
         else:
@@ -141,6 +145,9 @@ async def serve(settings: Settings) -> int:
             embedded.supervise(lambda level, event, fields: rt.event(level, "redis", event,
                                                                      **fields),
                                give_up, settings.redis_restart_tries)
+        watch = PrimaryWatch(target, functools.partial(after_failover, rt, system, hub))
+        watch.start()
+        stack.callback(watch.stop)
         gc.freeze()  # what start-up restored lives as long as the process: never rescan it
         bridge = Bridge(settings.ask_timeout)
         stack.callback(bridge.close)
@@ -172,6 +179,16 @@ async def serve(settings: Settings) -> int:
         state.closing = True
         stack.callback(lambda: rt.event("info", "server", "stopped", exit_code=exit_code))
     return exit_code
+
+
+def after_failover(rt: Runtime, system: ActorSystem, hub: Hub, old: str, new: str) -> None:
+    """Sentinel moved the primary (the primary watch's thread). What this node keeps in
+    memory may be ahead of the new primary (writes that had not reached it): every actor
+    starts again from Redis, and every socket is closed with 1012 so that its client
+    reconnects, resumes and gets an authoritative ``hello`` (docs/reliability.md)."""
+    rt.event("warning", "redis", "failover", old=old, new=new)
+    system.recycle_all()
+    hub.kick_all(CloseCode.SERVICE_RESTART, "redis failover")
 
 
 def watch_cluster(state: AppState, node: ClusterNode) -> None:

@@ -60,6 +60,7 @@ class Session(SupervisedActor):
         self.recent: OrderedDict[str, bool] = OrderedDict()
         self.held: deque[PostMessage] = deque()  # a kehu's, waiting for AppendsSettled
         self.settling = False
+        self.rewinding: list[tuple[Post, Append]] = []  # conflicts while Redis was behind
         self.last_activity = now()
         self.idle_requested = False
         self.delivery = Delivery(self.rt, self.handle)
@@ -86,6 +87,8 @@ class Session(SupervisedActor):
             case AppendOutcome():
                 return self._handle_outcome(msg)
             case AppendsSettled():
+                if self.rewinding:
+                    self._renumber()
                 self.settling = False
                 while self.held:
                     self._hand_back(self.held.popleft())
@@ -192,6 +195,9 @@ class Session(SupervisedActor):
     def _handle_outcome(self, msg: AppendOutcome) -> None:
         post, a = msg.post, msg.appended.append
         status, detail = msg.appended.status, msg.appended.detail
+        if status is AppendStatus.CONFLICT and int(detail) + 1 < a.seq:
+            self._rewind(post, a)  # Redis is behind us: a failover lost writes (or a gap)
+            return
         if status is AppendStatus.CONFLICT:  # another incarnation stored up to ``detail``
             self.next_seq = max(self.next_seq, int(detail) + 1)
             self._submit(self._append(post, a.sender, a.side, a.cmid, self.next_seq, a.msg_id,
@@ -226,6 +232,33 @@ class Session(SupervisedActor):
             self._error(post.conn_id, RejectReason.OUTCOME_UNKNOWN, a.cmid)
         else:
             self._error(post.conn_id, RejectReason.STORAGE_UNAVAILABLE, a.cmid)
+
+    def _rewind(self, post: Post, a: Append) -> None:
+        """Redis holds fewer messages than this actor numbered (a Redis failover lost
+        acked writes — KEFU_ACK_REPLICAS=0 — or an earlier append failed): keep the
+        message, and once every append in flight is decided, number again from Redis."""
+        self.rewinding.append((post, a))
+        if len(self.rewinding) == 1:
+            tell = self.handle.tell
+            self.rt.appends.settle(lambda: tell(AppendsSettled()))
+
+    def _renumber(self) -> None:
+        """Every append in flight is decided: resubmit the rewound ones, in order, after
+        the seq Redis has now."""
+        pending, self.rewinding = self.rewinding, []
+        try:
+            meta = self.rt.store.client.hgetall(self.rt.store.keys.session(self.handle.key))
+        except REDIS_ERRORS:
+            for post, a in pending:
+                self.rt.ack(post.receipt)
+                self._error(post.conn_id, RejectReason.STORAGE_UNAVAILABLE, a.cmid)
+            return
+        self.state = SessionState.from_meta(self.handle.key, meta)
+        self.next_seq = self.state.seq + 1
+        for post, a in pending:
+            self._submit(self._append(post, a.sender, a.side, a.cmid, self.next_seq, a.msg_id,
+                                      a.ts, a.meta, a.response_seconds), post)
+            self.next_seq += 1
 
     def _hand_back(self, msg: PostMessage) -> None:
         self.rt.dispatcher().tell(CustomerMessage(

@@ -37,7 +37,7 @@ import redis
 
 from kefu.persistence.fencing import Fence
 from kefu.persistence.keys import DISPATCHER_SHARD, Keys
-from kefu.persistence.redis import REDIS_ERRORS, Store
+from kefu.persistence.redis import REDIS_ERRORS, Store, confirm_quietly
 
 log = logging.getLogger(__name__)
 MARGIN_FRACTION = 0.2  # of the TTL: a lease is trusted until ttl - margin after its renewal
@@ -252,6 +252,7 @@ class ShardKeeper:
         if not got:
             return False
         epoch = int(value)
+        confirm_quietly(self.store, f"lease of shard {shard}")  # KEFU_ACK_REPLICAS
         with self.lock:
             self.held[shard] = Held(epoch, f"{self.node}|{epoch}",
                                     sent + self.ttl_ms / 1000.0 - self.margin, sent)

@@ -43,8 +43,8 @@ Watcher = Callable[[Any], None]
 
 
 class ClusterNode:
-    def __init__(self, settings: Settings, store: Store, url: str) -> None:
-        self.settings, self.store, self.url, self.keys = settings, store, url, store.keys
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store, self.keys = settings, store, store.keys
         self.node = settings.node_id or new_node_id(settings.port)
         self.membership = Membership(store, self.node, f"{settings.host}:{settings.port}",
                                      settings.lease_ttl_ms)
@@ -91,7 +91,7 @@ class ClusterNode:
         rt.registry.placement = router
         self._router = router
         self._reader = InboxReader(self.store, self.node, self.keeper.owned, router.deliver)
-        self._subscriber = Subscriber(self.url, self.store, self._hub, self.salt,
+        self._subscriber = Subscriber(self.store, self._hub, self.salt,
                                       router.replies, self._control)
 
     def start(self) -> None:

@@ -132,9 +132,9 @@ class Subscriber:
     """One thread: listens on ``kefu:frames`` and this node's channel, hands frames to the
     Hub (which hops onto the IOLoop), replies to :class:`Replies`, and repairs itself."""
 
-    def __init__(self, url: str, store: Store, hub: LocalSockets, salt: int, replies: Replies,
+    def __init__(self, store: Store, hub: LocalSockets, salt: int, replies: Replies,
                  on_control: Callable[[dict[str, Any]], None]) -> None:
-        self.url, self.keys, self.hub, self.salt = url, store.keys, hub, salt
+        self.target, self.keys, self.hub, self.salt = store.target, store.keys, hub, salt
         self.replies, self.on_control = replies, on_control
         self.mine = self.keys.node_channel(str(salt))
         self.own = str(salt).encode()
@@ -154,8 +154,8 @@ class Subscriber:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=1,
-                                          socket_timeout=DEAF_AFTER + 2)
+            client = self.target.client(socket_connect_timeout=1,
+                                        socket_timeout=DEAF_AFTER + 2)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self.keys.frames_channel, self.mine)

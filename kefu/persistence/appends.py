@@ -13,7 +13,8 @@ Statuses: ``ok``; ``dup`` (that ``client_msg_id`` was stored already: ``detail``
 stored message's JSON); ``conflict`` (``seq`` does not follow the stored one: ``detail``
 is the stored seq); ``closed`` (the session is not active); ``missing`` (a resend-only
 lookup found nothing stored); ``unavailable`` (nothing was sent: certainly not stored);
-``unknown`` (sent, and no reply came: perhaps stored; a resend with the same
+``unknown`` (sent, and no reply came: perhaps stored; or, with ``KEFU_ACK_REPLICAS``,
+stored on the primary but not confirmed by enough replicas in time: a resend with the same
 ``client_msg_id`` tells); ``fenced`` (cluster mode: the session's shard is no longer this
 node's — nothing stored; its new owner will take the message).
 """
@@ -181,9 +182,12 @@ class AppendLog:
 
     def _write(self, batch: list[tuple[Append, Done]]) -> None:
         pending = batch
+        confirm = self.store.confirm_commands()  # KEFU_ACK_REPLICAS: end with a WAIT
         for _attempt in range(2):
             try:
-                results = self.store.execute([self.command(a) for a, _ in pending])
+                replies = self.store.execute([self.command(a) for a, _ in pending] + confirm)
+                results = replies[:len(pending)]
+                replicated = not confirm or self.store.confirmed(replies[-1])
             except REDIS_ERRORS as exc:
                 # sent but unanswered: each append may be stored (a resend will tell)
                 status = (AppendStatus.UNKNOWN if isinstance(exc, OutcomeUnknown)
@@ -202,22 +206,26 @@ class AppendLog:
                 if isinstance(result, NoScriptError):
                     retry.append((append, done))  # Redis restarted: its script cache is empty
                 else:
-                    self._call(done, self._outcome(append, result))
+                    self._call(done, self._outcome(append, result, replicated))
             if not retry:
                 break
             self.store.client.script_load(self.store.append.script)
             pending = retry
         self.batches += 1
 
-    def _outcome(self, append: Append, result: Any) -> Appended:
+    def _outcome(self, append: Append, result: Any, replicated: bool = True) -> Appended:
         if isinstance(result, Exception):
             log.warning("append failed: %s", result)
             return Appended(append, AppendStatus.UNAVAILABLE, str(result))
         if append.resend_only:
             if result is None:
                 return Appended(append, AppendStatus.MISSING)
-            return Appended(append, AppendStatus.DUP, result)
-        status, detail = AppendStatus(result[0]), result[1]
+            status, detail = AppendStatus.DUP, result
+        else:
+            status, detail = AppendStatus(result[0]), result[1]
+        if not replicated and status in (AppendStatus.OK, AppendStatus.DUP):
+            # on the primary only: no ack, no delivery; a resend tells once it is replicated
+            return Appended(append, AppendStatus.UNKNOWN, "not confirmed by the replicas")
         if status is AppendStatus.OK:
             self.appended += 1
         return Appended(append, status, detail)

@@ -56,10 +56,8 @@ class BackupError(Exception):
 
 def raw_client(store: Store) -> redis.Redis:
     """A bytes client on the same server and database as ``store`` (DUMP is binary)."""
-    pool = store.client.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
-    return redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=2, **kwargs))
+    return store.target.client(decode_responses=False, socket_timeout=5,
+                               socket_connect_timeout=1)
 
 
 def _private(path: Path) -> Any:

@@ -3,20 +3,23 @@ agents' figures, and reading its state back at start-up.
 
 Blocking; called on the dispatcher's thread (and by the history benchmark's loader,
 which opens and closes sessions the way the dispatcher does). Each write is atomic, and
-the dispatcher changes its memory only after it returned.
+the dispatcher changes its memory only after it returned — with ``KEFU_ACK_REPLICAS``,
+after the replicas confirmed it, so that its frames leave after that too.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from kefu.domain import iso, now
 from kefu.persistence.fencing import UNFENCED, Fence, Fenced
-from kefu.persistence.redis import Store
+from kefu.persistence.redis import Store, confirm_quietly
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content:
         args=[raw, stored["id"], dedup_ttl, "1" if cmid else "0", kehu_id, fence.token])
     if status == "fenced":
         raise Fenced("the dispatcher's lease is not this node's")
+    store.confirm()  # the kehu's ack waits for the replicas, as a chat message's does
     return existing.encode() if status == "dup" else raw
 
 
@@ -93,6 +97,7 @@ def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes,
                                args=[kehu_id, entry_json, fence.token])
     if result[0] == "fenced":
         raise Fenced("the dispatcher's lease is not this node's")
+    confirm_quietly(store, "queue entry")
 
 
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
@@ -130,7 +135,8 @@ def open_session(store: Store, opening: Command, fence: Fence = UNFENCED) -> Ope
     """Run the open script: the session is open, or nothing changed (a refusal)."""
     keys, args = fenced(opening, fence)
     result = store.assign(keys=keys, args=args)
-    return _refused(result) or Opened(generation=int(result[1]), moved=list(result[2:]))
+    return _refused(result) or _confirmed(store, "assignment", Opened(
+        generation=int(result[1]), moved=list(result[2:])))
 
 
 def transfer_session(store: Store, closing: Command, opening: Command,
@@ -138,15 +144,22 @@ def transfer_session(store: Store, closing: Command, opening: Command,
     """Close the old session and open the new one in one script, or neither."""
     keys, args = fenced((closing[0] + opening[0], closing[1] + opening[1]), fence)
     result = store.transfer(keys=keys, args=args)
-    return _refused(result) or Opened(generation=int(result[1]), moved=list(result[3:]),
-                                      closed_generation=int(result[2]))
+    return _refused(result) or _confirmed(store, "transfer", Opened(
+        generation=int(result[1]), moved=list(result[3:]), closed_generation=int(result[2])))
 
 
 def close_session(store: Store, closing: Command, fence: Fence = UNFENCED) -> int | Refused:
     """Run the close script → the session's new generation, or a refusal."""
     keys, args = fenced(closing, fence)
     result = store.close_session(keys=keys, args=args)
-    return _refused(result) or int(result[1])
+    return _refused(result) or _confirmed(store, "close", int(result[1]))
+
+
+def _confirmed(store: Store, what: str, outcome: T) -> T:
+    """``outcome`` once the replicas confirmed the write (KEFU_ACK_REPLICAS), so that its
+    frames leave after it; see ``confirm_quietly`` for a shortfall."""
+    confirm_quietly(store, what)
+    return outcome
 
 
 def session_meta(store: Store, sid: str) -> dict[str, str]:

@@ -198,3 +198,9 @@ class Keys:
         """PUB/SUB channel: frames for users and kicks, heard by every node."""
         return f"{self.prefix}frames"
 
+    # Redis under Sentinel (docs/reliability.md, "Redis failover")
+    @property
+    def replication_mark(self) -> str:
+        """INTEGER: bumped right before a ``WAIT`` so that the wait covers every earlier
+        write of any connection (WAIT waits for the caller's own last write)."""
+        return f"{self.prefix}replmark"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import hiredis
@@ -13,6 +14,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
 from kefu.persistence.keys import Keys
+from kefu.persistence.redis_target import RedisTarget
 from kefu.persistence.scripts import (
     APPEND_LUA,
     ASSIGN_LUA,
@@ -23,13 +25,18 @@ from kefu.persistence.scripts import (
     WAIT_APPEND_LUA,
 )
 
+log = logging.getLogger(__name__)
+
 
 class Store:
     """The shared Redis client, its key builders and registered scripts. Thread-safe."""
 
-    def __init__(self, url: str, prefix: str = "kefu:") -> None:
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
+    def __init__(self, target: RedisTarget | str, prefix: str = "kefu:",
+                 ack_replicas: int = 0, ack_replicas_timeout_ms: int = 1000) -> None:
+        """``target``: a URL or a :class:`RedisTarget` (Sentinel). ``ack_replicas``: how
+        many replicas must hold a write before it is confirmed (:meth:`confirm`)."""
+        self.target = RedisTarget.of(target)
+        pool = self.target.pool(
             max_connections=64,
             timeout=2,
             socket_timeout=5,
@@ -40,6 +47,9 @@ class Store:
             connection_pool=pool, retry=Retry(NoBackoff(), 0), decode_responses=True
         )
         self.keys = Keys(prefix)
+        self.ack_replicas = ack_replicas
+        self.ack_replicas_timeout_ms = ack_replicas_timeout_ms
+        self.unconfirmed = 0  # waits that timed out short of ack_replicas
         self.append = self.client.register_script(APPEND_LUA)
         self.wait_append = self.client.register_script(WAIT_APPEND_LUA)
         self.assign = self.client.register_script(ASSIGN_LUA)
@@ -106,6 +116,40 @@ class Store:
             return result
         raise NoScriptError("script not loaded")
 
+    def confirm_commands(self) -> list[tuple[Any, ...]]:
+        """What ends a write batch when ``ack_replicas`` is set: a write (so the ``WAIT``
+        covers every earlier write of any connection) and the ``WAIT``; nothing otherwise.
+        Its last reply is the number of replicas that have everything written before."""
+        if not self.ack_replicas:
+            return []
+        return [("INCR", self.keys.replication_mark),
+                ("WAIT", self.ack_replicas, self.ack_replicas_timeout_ms)]
+
+    def confirmed(self, wait_reply: Any) -> bool:
+        """Whether a ``WAIT``'s reply counts ``ack_replicas`` replicas (a thread-safe tally
+        of the ones that did not)."""
+        ok = isinstance(wait_reply, int) and wait_reply >= self.ack_replicas
+        if not ok:
+            self.unconfirmed += 1
+        return ok
+
+    def confirm(self) -> None:
+        """Wait until ``ack_replicas`` replicas have every write made so far (any thread;
+        blocks up to ``ack_replicas_timeout_ms``). Nothing to do when it is 0.
+
+        Raises:
+            OutcomeUnknown: fewer replicas confirmed in time, or the reply was lost: the
+                writes are on the primary and may not survive its loss.
+            redis.RedisError: Redis could not be reached.
+        """
+        commands = self.confirm_commands()
+        if not commands:
+            return
+        reply = self.execute(commands)[-1]
+        if not self.confirmed(reply):
+            raise OutcomeUnknown(f"{reply!r} of {self.ack_replicas} replicas confirmed in "
+                                 f"{self.ack_replicas_timeout_ms} ms")
+
     def ping(self) -> bool:
         """One round trip; raises ``redis.RedisError`` when Redis is away."""
         return bool(self.client.ping())
@@ -121,3 +165,14 @@ class OutcomeUnknown(redis.RedisError):
 
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+
+def confirm_quietly(store: Store, what: str) -> None:
+    """:meth:`Store.confirm` for a write whose effects the node keeps whatever the
+    replicas say (the dispatcher's scripts, a lease): it is on the primary, and a failover
+    that loses it makes every node read Redis again and every client reconnect
+    (docs/reliability.md). A shortfall is logged and counted. Any thread."""
+    try:
+        store.confirm()
+    except REDIS_ERRORS as exc:
+        log.warning("%s not confirmed by %s replica(s): %s", what, store.ack_replicas, exc)
