@@ -74,6 +74,11 @@ class Membership:
         pipe.delete(k.node_info(self.node), k.presence(self.node))
         pipe.execute()
 
+    def known_nodes(self) -> int:
+        """How many nodes are registered: live ones and those whose heartbeat lapsed less
+        than 10 TTLs ago (``heartbeat`` removes older ones)."""
+        return int(self.store.client.zcard(self.keys.nodes))
+
     def live_nodes(self, include_draining: bool = False) -> list[str]:
         """Nodes whose heartbeat has not expired (draining ones left out: they are leaving)."""
         r, k = self.store.client, self.keys

@@ -144,8 +144,9 @@ class ClusterNode:
     def _beat(self) -> None:
         """Each keeper round: the heartbeat, who holds the dispatcher, everyone's sockets."""
         self.membership.heartbeat()
-        if self.outbox is not None:
-            self.outbox.peers = len(self.live_nodes()) > 1
+        if self.outbox is not None:  # a peer whose heartbeat lapsed a moment (a Redis
+            # failover, a pause) still has sockets: it counts until it is long gone
+            self.outbox.peers = self.membership.known_nodes() > 1
         token = self.store.client.get(self.keys.lease(DISPATCHER_SHARD))
         self.dispatcher_owner = token.rpartition("|")[0] if token else None
         self.watch_presence(presence_of_nodes(self.store.client, self.keys))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kefu.drills import cluster, rest
+from kefu.drills import cluster, failover, rest
 from kefu.drills.crowd import connect_crowd, settle
 from kefu.drills.ledger import Figures, tally
 from kefu.drills.proc import ADMIN_PASSWORD, DRILL_ENV, DrillServer
@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", action="store_true",
                    help="the cluster drills instead: three nodes on one Redis "
                         "(kefu/drills/cluster.py)")
+    p.add_argument("--failover", action="store_true",
+                   help="the Redis failover drill instead: a primary, a replica held behind "
+                        "and three sentinels; kill -9 the primary (kefu/drills/failover.py)")
+    p.add_argument("--no-control", action="store_true",
+                   help="with --failover: skip the negative control (KEFU_ACK_REPLICAS=0)")
     p.add_argument("--scenario", default="kill,kill-dispatcher,stop,rolling,pubsub",
                    help="with --cluster: comma-separated scenarios")
     return p
@@ -218,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.failover:
+        return failover.main(args)
     if args.cluster:
         return cluster.main(args)
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]

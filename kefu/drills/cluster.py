@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from kefu.drills import rest
 from kefu.drills.client import DrillClient
 from kefu.drills.cluster_checks import epoch_violations, fenced_writes, inbox_violations
@@ -44,7 +46,7 @@ from kefu.drills.invariants import violations
 from kefu.drills.ledger import Figures, tally
 from kefu.drills.series import run_series
 from kefu.persistence.keys import Keys
-from kefu.testing.cluster import ADMIN_PASSWORD, ClusterLab, Node
+from kefu.testing.cluster import ADMIN_PASSWORD, ClusterLab, Node, SharedRedis
 
 SCENARIOS = ("kill", "kill-dispatcher", "stop", "rolling", "pubsub")
 SAMPLE_SECONDS = 0.5
@@ -117,14 +119,19 @@ class ClusterRunResult:
 class Drill:
     def __init__(self, cfg: ClusterDrillConfig, root: Path) -> None:
         self.cfg, self.root = cfg, root
-        self.lab = ClusterLab(root, size=cfg.nodes, ttl_ms=cfg.ttl_ms, shards=cfg.shards,
-                              env={"KEFU_AGENT_GRACE_SECONDS": "600",
-                                   "KEFU_KEHU_MSG_RATE_PER_MINUTE": "0"})
+        self.lab = self.make_lab()
         self.res = ClusterRunResult(cfg.scenario, cfg.seed, data_dir=str(root))
         self.keys = Keys()
         self.rng = random.Random(cfg.seed)
         self.kefu_caps: dict[str, int] = {}
         self.kehu_ids: list[str] = []
+        self.clients: list[DrillClient] = []
+
+    def make_lab(self, redis: SharedRedis | None = None, **env: str) -> ClusterLab:
+        cfg = self.cfg
+        return ClusterLab(self.root, size=cfg.nodes, ttl_ms=cfg.ttl_ms, shards=cfg.shards,
+                          redis=redis, env={"KEFU_AGENT_GRACE_SECONDS": "600",
+                                            "KEFU_KEHU_MSG_RATE_PER_MINUTE": "0", **env})
 
     @property
     def ws_urls(self) -> list[str]:
@@ -158,6 +165,7 @@ class Drill:
         kefu, kehu, burst = await asyncio.get_running_loop().run_in_executor(None, self.setup)
         crowd = await connect_crowd(self.ws_urls, kefu, kehu, self.rng)
         clients, pairs = crowd.clients, crowd.pairs
+        self.clients = clients
         stop_sampling = asyncio.Event()
         sampler = asyncio.ensure_future(self._sample(stop_sampling))
         try:
@@ -201,8 +209,13 @@ class Drill:
         seen: set[str] = set()
         try:
             while not done.is_set():
-                found = await loop.run_in_executor(None, violations, r, self.keys,
-                                                   self.kehu_ids, self.kefu_caps)
+                try:
+                    found = await loop.run_in_executor(None, violations, r, self.keys,
+                                                       self.kehu_ids, self.kefu_caps)
+                except (redis.RedisError, OSError):  # (a failover drill: the primary moves)
+                    r.close()
+                    r = self.lab.client()
+                    found = []
                 for v in found:
                     if v not in seen:
                         seen.add(v)

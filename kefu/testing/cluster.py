@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -103,13 +103,41 @@ class HAProxy:
             self.proc.wait(10)
 
 
+class SharedRedis(Protocol):
+    """The Redis a lab's nodes share: one process, or a primary under Sentinel."""
+
+    @property
+    def node_env(self) -> dict[str, str]:
+        """The settings that point a node at it."""
+        ...
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+    def client(self, **kw: Any) -> redis.Redis:
+        """A client of the (current) primary, for checks."""
+        ...
+
+
+class OneRedis(RedisProcess):
+    """One ``redis-server`` with AOF on a unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir, aof=True)
+
+    @property
+    def node_env(self) -> dict[str, str]:
+        return {"KEFU_REDIS_URL": self.url}
+
+
 class Node(KefuProcess):
     """One cluster node: ``kefu serve`` with ``KEFU_CLUSTER=1`` on the lab's Redis."""
 
-    def __init__(self, data_dir: Path, redis_url: str, env: dict[str, str],
+    def __init__(self, data_dir: Path, redis_env: dict[str, str], env: dict[str, str],
                  port: int | None = None) -> None:
-        super().__init__(data_dir, port, {**env, "KEFU_REDIS_URL": redis_url},
-                         tie_to_parent=True)
+        """``redis_env``: where the shared Redis is (``KEFU_REDIS_URL``, or Sentinel's)."""
+        super().__init__(data_dir, port, {**env, **redis_env}, tie_to_parent=True)
         self.stopped = False  # SIGSTOPped
 
     def sigstop(self) -> None:
@@ -138,12 +166,13 @@ class ClusterLab:
     def __init__(self, root: Path, size: int = 3, ttl_ms: int = 3000, shards: int = 16,
                  haproxy: bool = False, env: dict[str, str] | None = None,
                  lab: bool = True, proxy_port: int | None = None,
-                 ports: list[int] | None = None) -> None:
+                 ports: list[int] | None = None, redis: SharedRedis | None = None) -> None:
         """``lab``: the test settings (abuse limits lifted, a known admin password, cheap
-        password hashing); without it (``scripts/cluster``) the product's defaults."""
+        password hashing); without it (``scripts/cluster``) the product's defaults.
+        ``redis``: the Redis the nodes share (default: one ``redis-server`` with AOF)."""
         self.root, self.size, self.ttl_ms, self.shards = root, size, ttl_ms, shards
         root.mkdir(parents=True, exist_ok=True)
-        self.redis = RedisProcess(root / "redis", aof=True)
+        self.redis: SharedRedis = redis or OneRedis(root / "redis")
         self.keys = Keys()
         base = {**LAB_LIMITS, "KEFU_ADMIN_PASSWORD": ADMIN_PASSWORD, "KEFU_SCRYPT_N": "1024",
                 "KEFU_KEHU_MSG_RATE_PER_MINUTE": "1000000", "KEFU_DRAIN_SECONDS": "3"
@@ -164,7 +193,7 @@ class ClusterLab:
 
     def start(self, timeout: float = 60.0) -> ClusterLab:
         self.redis.start()
-        self.nodes = [Node(self.root / f"node{i}", self.redis.url, self.env,
+        self.nodes = [Node(self.root / f"node{i}", self.redis.node_env, self.env,
                            self.ports[i] if self.ports else None) for i in range(self.size)]
         for node in self.nodes:  # all at once: each waits on its own start-up
             node.spawn()

@@ -1,0 +1,205 @@
+"""``scripts/chaos --failover``: the Redis primary dies under traffic (issue 13;
+docs/reliability.md, "Redis failover").
+
+A primary, one replica and three sentinels on loopback (``kefu/testing/sentinel.py``; the
+replica replicates through a link the drill can hold), two or three cluster nodes on
+them, agents and customers over real WebSockets on random nodes. At a seeded moment the
+replica is **held behind** (the replication stream stops reaching it, its acks still flow)
+for ``hold_seconds``, then the primary gets ``kill -9``: what it had not sent is gone, and
+Sentinel promotes the replica.
+
+Once the replica is promoted the old primary is started again as the new primary's
+replica: with one replica, ``KEFU_ACK_REPLICAS=1`` has writes wait for it
+(docs/reliability.md: no replica, no ack).
+
+- With ``KEFU_ACK_REPLICAS=1`` nothing acked was only on the primary: the ledger must show
+  0 lost, 0 duplicated, 0 gaps, and the routing invariants must hold (no kehu in two
+  sessions, no kefu over capacity), after the run and sampled every 0.5 s.
+- The negative control, ``KEFU_ACK_REPLICAS=0`` under the same hold, must be able to
+  show a loss (``lost`` > 0): the drill can fail.
+
+Measured: Sentinel's failover time (kill → the replica named primary) and the service's
+(kill → the first ack any client got afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kefu.drills.cluster import ClusterDrillConfig, ClusterRunResult, Drill
+from kefu.drills.series import run_series
+from kefu.testing.cluster import ClusterLab, SharedRedis
+from kefu.testing.sentinel import SentinelLab
+
+MASTER = "kefu"
+
+
+@dataclass
+class FailoverDrillConfig(ClusterDrillConfig):
+    scenario: str = "failover"
+    nodes: int = 2
+    ack_replicas: int = 1
+    hold_seconds: float = 1.5  # the replica held behind before the kill (0: not held)
+    down_after_ms: int = 1000  # Sentinel's down-after-milliseconds
+    expect_loss: bool = False  # the negative control: it passes only if something is lost
+
+
+@dataclass
+class FailoverRunResult(ClusterRunResult):
+    ack_replicas: int = 1
+    expect_loss: bool = False
+    failover: float = 0.0  # kill → the sentinels name the replica
+    service_back: float = 0.0  # kill → the first ack after it
+    acked_in_hold: int = 0  # acks that came while the replica was held
+
+    @property
+    def problems(self) -> list[str]:
+        if self.expect_loss:  # the negative control: a loss is what it must show (what
+            # follows from it — seqs numbered again, deliveries a client cannot place — too)
+            out = [] if self.figures.lost else [
+                "negative control: nothing lost (the drill could not fail)"]
+        else:
+            out = super().problems
+        if not self.failover:
+            out.append("no failover happened")
+        return out
+
+    def line(self) -> str:
+        head = (f"failover ack_replicas={self.ack_replicas} failover={self.failover:4.2f}s "
+                f"service_back={self.service_back:4.2f}s acked_in_hold={self.acked_in_hold}")
+        return head + " | " + super().line().split(" | ", 1)[1]
+
+
+class SentinelRedis:
+    """The sentinel lab as the Redis a :class:`ClusterLab` shares (``SharedRedis``)."""
+
+    def __init__(self, lab: SentinelLab) -> None:
+        self.lab = lab
+
+    @property
+    def node_env(self) -> dict[str, str]:
+        return {"KEFU_REDIS_SENTINELS": self.lab.sentinels_env,
+                "KEFU_REDIS_SENTINEL_MASTER": self.lab.master_name}
+
+    def start(self) -> object:
+        return self.lab.start()
+
+    def stop(self) -> None:
+        self.lab.stop()
+
+    def client(self, **kw: Any) -> redis.Redis:
+        host, port = self.lab.current_primary()
+        return redis.Redis(host=host, port=int(port), **kw)
+
+
+class FailoverDrill(Drill):
+    def __init__(self, cfg: FailoverDrillConfig, root: Path) -> None:
+        super().__init__(cfg, root)
+        self.fcfg = cfg
+        self.res = FailoverRunResult(cfg.scenario, cfg.seed, data_dir=str(root),
+                                     ack_replicas=cfg.ack_replicas,
+                                     expect_loss=cfg.expect_loss)
+
+    def make_lab(self, redis: SharedRedis | None = None, **env: str) -> ClusterLab:
+        cfg = self.cfg
+        assert isinstance(cfg, FailoverDrillConfig)
+        self.sentinel = SentinelLab(self.root / "sentinel", down_after_ms=cfg.down_after_ms,
+                                    master_name=MASTER)
+        return super().make_lab(SentinelRedis(self.sentinel),
+                                KEFU_ACK_REPLICAS=str(cfg.ack_replicas),
+                                KEFU_ACK_REPLICAS_TIMEOUT_MS="500")
+
+    async def _fault(self, burst: list[tuple[str, str]]) -> None:
+        loop = asyncio.get_running_loop()
+        cfg, res, lab = self.fcfg, self.res, self.sentinel
+        assert isinstance(res, FailoverRunResult)
+        clients = self.clients
+        if cfg.hold_seconds:
+            await loop.run_in_executor(None, lab.hold_replica)
+            held_at = time.monotonic()
+            res.events.append("replica held")
+            await asyncio.sleep(cfg.hold_seconds)
+            res.acked_in_hold = sum(1 for c in clients for t in c.acked_at.values()
+                                    if t >= held_at)
+            await loop.run_in_executor(None, lab.drop_held)
+        killed = time.monotonic()
+        await loop.run_in_executor(None, lab.kill_primary)
+        res.events.append("primary killed")
+        res.failover = await loop.run_in_executor(None, lab.wait_failover, 60.0)
+        res.events.append(f"replica promoted after {res.failover:.2f}s")
+        # the old primary comes back as the new one's replica — with one replica,
+        # KEFU_ACK_REPLICAS=1 has the writes wait for it
+        await loop.run_in_executor(None, self._restart_old_primary)
+        res.events.append(f"old primary back after {time.monotonic() - killed:.2f}s")
+        deadline = killed + 60.0
+        while time.monotonic() < deadline:
+            after = [t for c in clients for t in c.acked_at.values() if t > killed]
+            if after:
+                res.service_back = min(after) - killed
+                return
+            await asyncio.sleep(0.05)  # the clients' acks arrive on this loop
+        res.events.append("no ack within 60 s of the kill")
+
+
+    def _restart_old_primary(self) -> None:
+        """Start the old primary as a replica of the one the sentinels name (what a
+        restart script asks them first — Bitnami's charts do; left to itself it would come
+        back as a primary and Sentinel would turn it into a replica within 10 s)."""
+        old = self.sentinel.primary
+        host, port = self.sentinel.current_primary()
+        args = old.args
+        old.args = [*args, "--replicaof", str(host), str(port)]
+        try:
+            old.spawn()
+        finally:
+            old.args = args
+        old.wait_ping(15.0)
+
+
+def run_one(cfg: FailoverDrillConfig, root: Path | None = None) -> FailoverRunResult:
+    """One run: start Sentinel and the nodes, drive, hold, kill, settle, count. Blocking."""
+    data = Path(tempfile.mkdtemp(prefix=f"failover-{cfg.ack_replicas}-{cfg.seed}-", dir=root))
+    drill = FailoverDrill(cfg, data)
+    started = time.monotonic()
+    try:
+        drill.lab.start()
+        asyncio.run(drill.run())
+        drill.res.completed = True
+    finally:
+        codes = [n.terminate(30.0) for n in drill.lab.nodes]
+        drill.res.events.append(f"final exit codes {codes}")
+        drill.lab.stop()
+        drill.res.seconds = time.monotonic() - started
+        if not cfg.keep and drill.res.ok:
+            shutil.rmtree(data, ignore_errors=True)
+    assert isinstance(drill.res, FailoverRunResult)
+    return drill.res
+
+
+def main(args: Any) -> int:
+    """``scripts/chaos --failover`` (the arguments of ``kefu/drills/chaos.py``): the
+    drill with ``KEFU_ACK_REPLICAS=1`` for each seed, then the negative control."""
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    runs = [FailoverDrillConfig(seed=seed, messages=args.messages, rate=args.rate,
+                                kehu=args.kehu, kefu=args.kefu, keep=args.keep)
+            for seed in seeds]
+    if not args.no_control:
+        runs.append(FailoverDrillConfig(seed=seeds[0], messages=args.messages, rate=args.rate,
+                                        kehu=args.kehu, kefu=args.kefu, keep=args.keep,
+                                        ack_replicas=0, expect_loss=True))
+    results = run_series((functools.partial(run_one, cfg) for cfg in runs), "failover chaos")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            [{**asdict(r), "figures": r.figures.as_dict(), "ok": r.ok} for r in results],
+            indent=2, default=str))
+    return 0 if all(r.ok for r in results) else 1
