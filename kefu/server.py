@@ -171,7 +171,7 @@ async def serve(settings: Settings) -> int:
         if node is not None:
             stack.push_async_callback(drain, state, node)
         rt.event("info", "server", "started", host=settings.host, port=settings.port,
-                 node=rt.node)
+                 node=rt.node, redis=target.describe(), ack_replicas=settings.ack_replicas)
         print(f"kefu: listening on http://{settings.host}:{settings.port}", flush=True)
 
         await stop_event.wait()

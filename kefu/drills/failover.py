@@ -42,6 +42,8 @@ from kefu.testing.cluster import ClusterLab, SharedRedis
 from kefu.testing.sentinel import SentinelLab
 
 MASTER = "kefu"
+WAIT_TIMEOUT_MS = 500
+HELD_AFTER = WAIT_TIMEOUT_MS / 1000 + 0.5
 
 
 @dataclass
@@ -49,7 +51,7 @@ class FailoverDrillConfig(ClusterDrillConfig):
     scenario: str = "failover"
     nodes: int = 2
     ack_replicas: int = 1
-    hold_seconds: float = 1.5  # the replica held behind before the kill (0: not held)
+    hold_seconds: float = 2.0  # the replica held behind before the kill (0: not held)
     down_after_ms: int = 1000  # Sentinel's down-after-milliseconds
     expect_loss: bool = False  # the negative control: it passes only if something is lost
 
@@ -60,7 +62,7 @@ class FailoverRunResult(ClusterRunResult):
     expect_loss: bool = False
     failover: float = 0.0  # kill → the sentinels name the replica
     service_back: float = 0.0  # kill → the first ack after it
-    acked_in_hold: int = 0  # acks that came while the replica was held
+    acked_in_hold: int = 0  # acks that came while the replica was certainly held
 
     @property
     def problems(self) -> list[str]:
@@ -113,11 +115,13 @@ class FailoverDrill(Drill):
     def make_lab(self, redis: SharedRedis | None = None, **env: str) -> ClusterLab:
         cfg = self.cfg
         assert isinstance(cfg, FailoverDrillConfig)
+        # (Sentinel points the replica past the link once the failover timeout has gone
+        # by since it found it: 180 s, past any run of the drill)
         self.sentinel = SentinelLab(self.root / "sentinel", down_after_ms=cfg.down_after_ms,
-                                    master_name=MASTER)
+                                    master_name=MASTER, failover_timeout_ms=180_000)
         return super().make_lab(SentinelRedis(self.sentinel),
                                 KEFU_ACK_REPLICAS=str(cfg.ack_replicas),
-                                KEFU_ACK_REPLICAS_TIMEOUT_MS="500")
+                                KEFU_ACK_REPLICAS_TIMEOUT_MS=str(WAIT_TIMEOUT_MS))
 
     async def _fault(self, burst: list[tuple[str, str]]) -> None:
         loop = asyncio.get_running_loop()
@@ -129,8 +133,10 @@ class FailoverDrill(Drill):
             held_at = time.monotonic()
             res.events.append("replica held")
             await asyncio.sleep(cfg.hold_seconds)
+            # acks that left after a write was certainly held (its WAIT began after the
+            # hold: later than the WAIT timeout past it, with a margin for the way here)
             res.acked_in_hold = sum(1 for c in clients for t in c.acked_at.values()
-                                    if t >= held_at)
+                                    if t >= held_at + HELD_AFTER)
             await loop.run_in_executor(None, lab.drop_held)
         killed = time.monotonic()
         await loop.run_in_executor(None, lab.kill_primary)
