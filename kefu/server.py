@@ -154,7 +154,7 @@ async def serve(settings: Settings) -> int:
         state = AppState(settings=settings, store=store, users=users, history=History(store),
                          bridge=bridge, hub=hub, rt=rt, system=system,
                          online=Online(hub, node.node if node is not None else ""),
-                         cluster=node,
+                         cluster=node, primary_watch=watch,
                          maintenance=load_maintenance(store))  # before the port opens
         if node is not None:
             watch_cluster(state, node)

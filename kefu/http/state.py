@@ -14,6 +14,7 @@ from kefu.http.online import Online
 from kefu.persistence.history import History
 from kefu.persistence.maintenance import Maintenance
 from kefu.persistence.redis import Store
+from kefu.persistence.redis_target import PrimaryWatch
 from kefu.persistence.users import UserStore
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class AppState:
     system: ActorSystem
     online: Online
     cluster: ClusterNode | None = None  # cluster mode
+    primary_watch: PrimaryWatch | None = None  # Redis under Sentinel: where the primary is
     closing: bool = False
     # maintenance mode: a copy of the dispatcher's flag (loaded at start-up, replaced by
     # PUT /api/system/maintenance once the dispatcher has stored the change)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import hiredis
@@ -49,7 +50,8 @@ class Store:
         self.keys = Keys(prefix)
         self.ack_replicas = ack_replicas
         self.ack_replicas_timeout_ms = ack_replicas_timeout_ms
-        self.unconfirmed = 0  # waits that timed out short of ack_replicas
+        self.unconfirmed = 0  # waits that fell short of ack_replicas
+        self._tally = threading.Lock()
         self.append = self.client.register_script(APPEND_LUA)
         self.wait_append = self.client.register_script(WAIT_APPEND_LUA)
         self.assign = self.client.register_script(ASSIGN_LUA)
@@ -126,11 +128,12 @@ class Store:
                 ("WAIT", self.ack_replicas, self.ack_replicas_timeout_ms)]
 
     def confirmed(self, wait_reply: Any) -> bool:
-        """Whether a ``WAIT``'s reply counts ``ack_replicas`` replicas (a thread-safe tally
-        of the ones that did not)."""
+        """Whether a ``WAIT``'s reply counts ``ack_replicas`` replicas (those that did not
+        are counted in :attr:`unconfirmed`). Thread-safe."""
         ok = isinstance(wait_reply, int) and wait_reply >= self.ack_replicas
         if not ok:
-            self.unconfirmed += 1
+            with self._tally:
+                self.unconfirmed += 1
         return ok
 
     def confirm(self) -> None:

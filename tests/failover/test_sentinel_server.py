@@ -78,6 +78,9 @@ def test_an_ack_waits_for_the_replica(lab: SentinelLab, tmp_path: Path,
     assert pair.k.expect("message")["message"]["seq"] == 2
     page = admin.ok("GET", f"/api/sessions/{pair.sid}/messages", params={"limit": 10})
     assert [m["client_msg_id"] for m in page["messages"]] == ["m1", "m2"]  # stored once
+    redis = admin.ok("GET", "/api/system/health")["redis"]
+    assert redis["ack_replicas"] == 1 and redis["unconfirmed"] >= 1
+    assert redis["target"] == f"sentinel://{lab.sentinels_env}/{lab.master_name}"
 
 
 def test_a_failover_is_followed_by_itself(lab: SentinelLab, tmp_path: Path,
@@ -124,6 +127,8 @@ def test_a_failover_is_followed_by_itself(lab: SentinelLab, tmp_path: Path,
         assert time.monotonic() < deadline, [e["event"] for e in logs]
         time.sleep(0.05)  # polling the server's log over HTTP
     assert f"{host}:{port}" in str(failovers[0])
+    redis = admin.ok("GET", "/api/system/health")["redis"]
+    assert redis["primary"] == f"{host}:{port}" and redis["failovers"] == 1
     print(f"\nSentinel failover {failover:.2f} s; the server followed it by itself")
 
 

@@ -25,6 +25,13 @@ class RedisHealth(BaseModel):
     ok: bool
     latency_ms: float | None = Field(default=None, description="round trip (when ok)")
     error: str | None = Field(default=None, description="the exception's name (when not ok)")
+    target: str = Field(description="where Redis is: a URL (no password) or "
+                                    "sentinel://host:port,…/name")
+    primary: str | None = Field(default=None, description="Sentinel: the primary now")
+    failovers: int = Field(default=0, description="Sentinel: primary changes seen")
+    ack_replicas: int = Field(default=0, description="KEFU_ACK_REPLICAS")
+    unconfirmed: int = Field(default=0, description="waits for the replicas that fell "
+                                                    "short (those writes were not acked)")
 
 
 class ActorsHealth(BaseModel):
@@ -107,6 +114,11 @@ class HealthHandler(BaseHandler):
         data: dict[str, Any] = {"status": status, "maintenance": maintenance,
                                 "timestamp": iso(now())}
         if await self.is_admin():
+            store, watch = self.state.store, self.state.primary_watch
+            redis.update(target=store.target.describe(), ack_replicas=store.ack_replicas,
+                         unconfirmed=store.unconfirmed)
+            if watch is not None and store.target.uses_sentinel:
+                redis.update(primary=watch.current, failovers=watch.failovers)
             data.update({
                 "version": __version__,
                 "uptime_seconds": int(now() - self.state.rt.started_at),
