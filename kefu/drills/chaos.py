@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failover", action="store_true",
                    help="the Redis failover drill instead: a primary, a replica held behind "
                         "and three sentinels; kill -9 the primary (kefu/drills/failover.py)")
+    p.add_argument("--spares", type=int, default=0,
+                   help="with --failover: replicas besides the held one (0: the old primary "
+                        "is started again as the new one's replica)")
     p.add_argument("--no-control", action="store_true",
                    help="with --failover: skip the negative control (KEFU_ACK_REPLICAS=0)")
     p.add_argument("--scenario", default="kill,kill-dispatcher,stop,rolling,pubsub",

@@ -10,7 +10,9 @@ Sentinel promotes the replica.
 
 Once the replica is promoted the old primary is started again as the new primary's
 replica: with one replica, ``KEFU_ACK_REPLICAS=1`` has writes wait for it
-(docs/reliability.md: no replica, no ack).
+(docs/reliability.md: no replica, no ack). With ``--spares 1`` a second replica with no
+link is the most up-to-date one: Sentinel promotes it, the held one follows it, and the
+old primary stays dead (the production shape: two replicas for ``KEFU_ACK_REPLICAS=1``).
 
 - With ``KEFU_ACK_REPLICAS=1`` nothing acked was only on the primary: the ledger must show
   0 lost, 0 duplicated, 0 gaps, and the routing invariants must hold (no kehu in two
@@ -53,6 +55,7 @@ class FailoverDrillConfig(ClusterDrillConfig):
     ack_replicas: int = 1
     hold_seconds: float = 2.0  # the replica held behind before the kill (0: not held)
     down_after_ms: int = 1000  # Sentinel's down-after-milliseconds
+    spares: int = 0  # replicas with no link (promoted instead): the old one stays dead
     expect_loss: bool = False  # the negative control: it passes only if something is lost
 
 
@@ -118,7 +121,8 @@ class FailoverDrill(Drill):
         # (Sentinel points the replica past the link once the failover timeout has gone
         # by since it found it: 180 s, past any run of the drill)
         self.sentinel = SentinelLab(self.root / "sentinel", down_after_ms=cfg.down_after_ms,
-                                    master_name=MASTER, failover_timeout_ms=180_000)
+                                    master_name=MASTER, failover_timeout_ms=180_000,
+                                    spares=cfg.spares)
         return super().make_lab(SentinelRedis(self.sentinel),
                                 KEFU_ACK_REPLICAS=str(cfg.ack_replicas),
                                 KEFU_ACK_REPLICAS_TIMEOUT_MS=str(WAIT_TIMEOUT_MS))
@@ -143,10 +147,10 @@ class FailoverDrill(Drill):
         res.events.append("primary killed")
         res.failover = await loop.run_in_executor(None, lab.wait_failover, 60.0)
         res.events.append(f"replica promoted after {res.failover:.2f}s")
-        # the old primary comes back as the new one's replica — with one replica,
-        # KEFU_ACK_REPLICAS=1 has the writes wait for it
-        await loop.run_in_executor(None, self._restart_old_primary)
-        res.events.append(f"old primary back after {time.monotonic() - killed:.2f}s")
+        if not cfg.spares:  # the old primary comes back as the new one's replica: with
+            # one replica, KEFU_ACK_REPLICAS=1 has the writes wait for it
+            await loop.run_in_executor(None, self._restart_old_primary)
+            res.events.append(f"old primary back after {time.monotonic() - killed:.2f}s")
         deadline = killed + 60.0
         while time.monotonic() < deadline:
             after = [t for c in clients for t in c.acked_at.values() if t > killed]
@@ -196,13 +200,12 @@ def main(args: Any) -> int:
     """``scripts/chaos --failover`` (the arguments of ``kefu/drills/chaos.py``): the
     drill with ``KEFU_ACK_REPLICAS=1`` for each seed, then the negative control."""
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    runs = [FailoverDrillConfig(seed=seed, messages=args.messages, rate=args.rate,
-                                kehu=args.kehu, kefu=args.kefu, keep=args.keep)
-            for seed in seeds]
+    common = {"messages": args.messages, "rate": args.rate, "kehu": args.kehu,
+              "kefu": args.kefu, "keep": args.keep, "spares": args.spares}
+    runs = [FailoverDrillConfig(seed=seed, **common) for seed in seeds]
     if not args.no_control:
-        runs.append(FailoverDrillConfig(seed=seeds[0], messages=args.messages, rate=args.rate,
-                                        kehu=args.kehu, kefu=args.kefu, keep=args.keep,
-                                        ack_replicas=0, expect_loss=True))
+        runs.append(FailoverDrillConfig(seed=seeds[0], ack_replicas=0, expect_loss=True,
+                                        **{**common, "spares": 0}))  # (a spare has it all)
     results = run_series((functools.partial(run_one, cfg) for cfg in runs), "failover chaos")
     if args.json:
         Path(args.json).write_text(json.dumps(

@@ -143,7 +143,8 @@ class _Server:
 
 
 class SentinelLab:
-    """A primary, a replica behind a :class:`HoldableLink`, three sentinels (quorum 2).
+    """A primary, a replica behind a :class:`HoldableLink`, ``spares`` more replicas
+    straight from the primary, three sentinels (quorum 2).
 
     Args:
         root: The directory for data, configuration and logs (one entry per process).
@@ -151,13 +152,21 @@ class SentinelLab:
         master_name: The name the sentinels monitor the primary under.
         failover_timeout_ms: ``sentinel failover-timeout``; also how long Sentinel leaves
             the replica pointing at the link before it repoints it at the primary.
+        spares: Replicas of the primary with no link (Sentinel promotes the one with the
+            largest replication offset: a spare, while the linked replica is held).
 
     Not thread-safe: one thread (the test's) drives it.
     """
 
     def __init__(self, root: Path, down_after_ms: int = 1000, master_name: str = "kefu",
-                 failover_timeout_ms: int = 60000) -> None:
+                 failover_timeout_ms: int = 60000, spares: int = 0) -> None:
         self.root = root.resolve()
+        # spare replicas straight from the primary (the same priority: Sentinel promotes
+        # the most up-to-date one); the others follow the new primary after a failover,
+        # so writes that wait for a replica go on without the old primary
+        self.spare_ports = [free_port() for _ in range(spares)]
+        self.promoted: int | None = None  # the port of the replica a failover promoted
+        self.spares: list[_Server] = []
         self.down_after_ms = down_after_ms
         self.master_name = master_name
         self.failover_timeout_ms = failover_timeout_ms
@@ -225,7 +234,7 @@ class SentinelLab:
         return _Server(name, port, log, [self.binary, str(conf), "--sentinel"])
 
     def _all(self) -> list[_Server]:
-        return [s for s in (self.primary, self.replica, *self.sentinel_servers)
+        return [s for s in (self.primary, self.replica, *self.spares, *self.sentinel_servers)
                 if s is not None]
 
     def start(self, timeout: float = 20.0) -> SentinelLab:
@@ -243,10 +252,15 @@ class SentinelLab:
             self.link = HoldableLink((HOST, self.primary_port))
             self.replica = self._data_server(
                 "replica", self.replica_port, ["--replicaof", HOST, str(self.link.port)])
-            self.replica.spawn()
-            self.replica.wait_until(
-                lambda: _info(self.replica_port, "replication").get("master_link_status")
-                == "up", left(), "in sync with the primary")
+            self.spares = [self._data_server(
+                f"spare-{i}", port, ["--replicaof", HOST, str(self.primary_port)])
+                for i, port in enumerate(self.spare_ports, 1)]
+            for server in (self.replica, *self.spares):
+                server.spawn()
+            for server in (self.replica, *self.spares):
+                server.wait_until(
+                    lambda port=server.port: _info(port, "replication").get(
+                        "master_link_status") == "up", left(), "in sync with the primary")
             for server in self.sentinel_servers:
                 server.spawn()
             for server in self.sentinel_servers:
@@ -258,7 +272,7 @@ class SentinelLab:
         return self
 
     def _sentinel_ready(self, port: int) -> bool:
-        """Whether the sentinel on ``port`` knows the replica (connected, no flag but
+        """Whether the sentinel on ``port`` knows every replica (connected, no flag but
         ``slave``) and the two other sentinels."""
         client = _probe(port)
         try:
@@ -268,9 +282,10 @@ class SentinelLab:
             return False
         finally:
             client.close()
-        return master.get("num-other-sentinels") == 2 and any(
-            r.get("port") == self.replica_port and r.get("flags") == "slave"
-            and r.get("master-link-status") == "ok" for r in replicas)
+        ready = {r.get("port") for r in replicas
+                 if r.get("flags") == "slave" and r.get("master-link-status") == "ok"}
+        return master.get("num-other-sentinels") == 2 and {
+            self.replica_port, *self.spare_ports} <= ready
 
     def stop(self) -> None:
         """Stop every process that runs (also after :meth:`kill_primary`) and close the
@@ -322,16 +337,24 @@ class SentinelLab:
         self.primary.kill()
 
     def wait_failover(self, timeout: float = 30.0) -> float:
-        """Wait until every sentinel names the replica as the primary and the replica
-        reports ``role:master`` → the seconds it took (from this call: call it right after
-        :meth:`kill_primary`)."""
+        """Wait until every sentinel names the same replica as the primary and it reports
+        ``role:master`` → the seconds it took (from this call: call it right after
+        :meth:`kill_primary`). :attr:`promoted` is its port then."""
         assert self.replica is not None, "not started"
         started = time.monotonic()
-        want = (HOST, self.replica_port)
+        candidates = {self.replica_port, *self.spare_ports}
 
         def done() -> bool:
-            return (all(p == want for p in self.primary_by_sentinel())
-                    and _info(self.replica_port, "replication").get("role") == "master")
+            named = set(self.primary_by_sentinel())
+            if len(named) != 1:
+                return False
+            (primary,) = named
+            if primary is None or primary[1] not in candidates:
+                return False
+            if _info(primary[1], "replication").get("role") != "master":
+                return False
+            self.promoted = primary[1]
+            return True
 
         try:
             self.replica.wait_until(done, timeout, "promoted by the sentinels")
