@@ -36,12 +36,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from kefu.drills.cluster import ClusterDrillConfig, ClusterRunResult, Drill
 from kefu.drills.series import run_series
 from kefu.testing.cluster import ClusterLab, SharedRedis
-from kefu.testing.sentinel import SentinelLab
+from kefu.testing.sentinel import SentinelLab, SentinelRedis
 
 MASTER = "kefu"
 WAIT_TIMEOUT_MS = 500
@@ -83,28 +81,6 @@ class FailoverRunResult(ClusterRunResult):
         head = (f"failover ack_replicas={self.ack_replicas} failover={self.failover:4.2f}s "
                 f"service_back={self.service_back:4.2f}s acked_in_hold={self.acked_in_hold}")
         return head + " | " + super().line().split(" | ", 1)[1]
-
-
-class SentinelRedis:
-    """The sentinel lab as the Redis a :class:`ClusterLab` shares (``SharedRedis``)."""
-
-    def __init__(self, lab: SentinelLab) -> None:
-        self.lab = lab
-
-    @property
-    def node_env(self) -> dict[str, str]:
-        return {"KEFU_REDIS_SENTINELS": self.lab.sentinels_env,
-                "KEFU_REDIS_SENTINEL_MASTER": self.lab.master_name}
-
-    def start(self) -> object:
-        return self.lab.start()
-
-    def stop(self) -> None:
-        self.lab.stop()
-
-    def client(self, **kw: Any) -> redis.Redis:
-        host, port = self.lab.current_primary()
-        return redis.Redis(host=host, port=int(port), **kw)
 
 
 class FailoverDrill(Drill):

@@ -405,3 +405,25 @@ class SentinelLab:
     def logs(self) -> dict[str, str]:
         """Every log's tail, by process name (for a failing drill's report)."""
         return {s.name: _tail(s.log) for s in self._all()}
+
+
+class SentinelRedis:
+    """The sentinel lab as the Redis a :class:`ClusterLab` shares (``SharedRedis``)."""
+
+    def __init__(self, lab: SentinelLab) -> None:
+        self.lab = lab
+
+    @property
+    def node_env(self) -> dict[str, str]:
+        return {"KEFU_REDIS_SENTINELS": self.lab.sentinels_env,
+                "KEFU_REDIS_SENTINEL_MASTER": self.lab.master_name}
+
+    def start(self) -> object:
+        return self.lab.start()
+
+    def stop(self) -> None:
+        self.lab.stop()
+
+    def client(self, **kw: Any) -> redis.Redis:
+        host, port = self.lab.current_primary()
+        return redis.Redis(host=host, port=int(port), **kw)
