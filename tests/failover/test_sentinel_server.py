@@ -6,13 +6,16 @@ a replica behind a holdable link and three sentinels (``kefu/testing/sentinel.py
   peer nothing; once it catches up, the resend is acked with the same stored message.
 - After ``kill -9`` of the primary the server follows the failover by itself: its sockets
   are closed with 1012, the scripts are loaded on the new primary, the history is there
-  and new messages are stored on it; the failover is logged.
+  and new messages are stored on it; the failover is logged; backup and restore reach
+  the new primary through the sentinels too.
 - A lease a failover forgot: the epoch number comes again, for another node, and the
   fencing token (owner id and epoch) still refuses the old owner's writes.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ from kefu.persistence.fencing import Fence, Fenced
 from kefu.persistence.keys import Keys
 from kefu.persistence.redis import Store
 from kefu.persistence.redis_target import RedisTarget
-from kefu.testing.processes import wait_health
+from kefu.testing.processes import KEFU_BIN, wait_health
 from kefu.testing.sentinel import SentinelLab
 from tests.helpers import WS, Api, ServerProcess, open_pair
 
@@ -129,6 +132,17 @@ def test_a_failover_is_followed_by_itself(lab: SentinelLab, tmp_path: Path,
     assert f"{host}:{port}" in str(failovers[0])
     redis = admin.ok("GET", "/api/system/health")["redis"]
     assert redis["primary"] == f"{host}:{port}" and redis["failovers"] == 1
+
+    made = subprocess.run([KEFU_BIN, "backup"], env=srv.full_env, capture_output=True,
+                          text=True, timeout=60)  # over REST, read from the new primary
+    assert made.returncode == 0, made.stdout + made.stderr
+    path = json.loads(made.stdout)["data"]["path"]
+    srv.stop()
+    lab.replica_client().delete(f"kefu:session:{pair.sid}")
+    restored = subprocess.run([KEFU_BIN, "restore", path], env=srv.full_env,
+                              capture_output=True, text=True, timeout=60)  # via Sentinel
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert lab.replica_client().hget(f"kefu:session:{pair.sid}", "seq") == "6"
     print(f"\nSentinel failover {failover:.2f} s; the server followed it by itself")
 
 
