@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # replicas have the write (WAIT); 0: once the primary has it
     ack_replicas: int = Field(default=0, ge=0, le=16)
     ack_replicas_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
+    # at start-up, wait this long for Redis to answer before exiting 1
+    redis_startup_wait_seconds: float = Field(default=10.0, ge=0)
     redis_prefix: str = "kefu:"
     admin_password: str | None = None
     assign_strategy: Strategy = "least_loaded"

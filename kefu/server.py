@@ -27,8 +27,10 @@ import resource
 import secrets
 import signal
 import sys
+import time
 from contextlib import AsyncExitStack
 
+from redis.sentinel import MasterNotFoundError
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
@@ -127,6 +129,8 @@ async def serve(settings: Settings) -> int:
         store = Store(target, settings.redis_prefix, settings.ack_replicas,
                       settings.ack_replicas_timeout_ms)
         stack.callback(store.close)
+        if not await reach_redis(store, settings.redis_startup_wait_seconds):
+            return 1
         users = UserStore(store, settings.token_ttl_seconds, settings.scrypt_n)
         bootstrap_admin(settings, users)
 
@@ -179,6 +183,27 @@ async def serve(settings: Settings) -> int:
         state.closing = True
         stack.callback(lambda: rt.event("info", "server", "stopped", exit_code=exit_code))
     return exit_code
+
+
+async def reach_redis(store: Store, seconds: float) -> bool:
+    """At start-up (the IOLoop's thread, before anything else runs): wait up to ``seconds``
+    for Redis to answer (a Sentinel may be in the middle of a failover); else one clear
+    line, and the caller exits 1 for its supervisor to try again."""
+    deadline = time.monotonic() + seconds
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(None, store.ping)
+            return True
+        except REDIS_ERRORS as exc:
+            if time.monotonic() > deadline:
+                why = (f"no sentinel names a primary {store.target.master!r}"
+                       if isinstance(exc, MasterNotFoundError) else
+                       f"{type(exc).__name__}: {str(exc)[:200]}")
+                print(f"kefu: Redis does not answer ({store.target.describe()}): {why}",
+                      file=sys.stderr, flush=True)
+                return False
+        await asyncio.sleep(0.5)
 
 
 def after_failover(rt: Runtime, system: ActorSystem, hub: Hub, old: str, new: str) -> None:

@@ -1,13 +1,19 @@
-"""Where Redis is (issue 13): Sentinel settings are checked at start-up, and every
-connection of the process is made from one :class:`RedisTarget`."""
+"""Where Redis is (issue 13): Sentinel settings are checked at start-up, every
+connection of the process is made from one :class:`RedisTarget`, and a Redis that does
+not answer at start-up is one clear line and exit 1 (not a traceback)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from kefu.config import Settings, parse_sentinels
 from kefu.persistence.redis_target import BlockingSentinelPool, RedisTarget
+from kefu.testing.processes import KEFU_BIN, free_port
 
 
 def test_sentinels_are_host_port_pairs() -> None:
@@ -42,3 +48,19 @@ def test_the_configured_target() -> None:
     url = RedisTarget.configured(Settings(redis_url="redis://:secret@db:6379/0"))
     assert url is not None and not url.uses_sentinel
     assert url.describe() == "redis://db:6379/0"  # no password in logs
+
+
+def test_serve_exits_1_with_one_line_when_redis_does_not_answer(tmp_path: Path) -> None:
+    dead = free_port()  # nothing listens there
+    for env, says in [({"KEFU_REDIS_SENTINELS": f"127.0.0.1:{dead}"},
+                       f"(sentinel://127.0.0.1:{dead}/mymaster): no sentinel names a primary "
+                       "'mymaster'"),
+                      ({"KEFU_REDIS_URL": f"redis://127.0.0.1:{dead}/0"},
+                       f"(redis://127.0.0.1:{dead}/0): ConnectionError")]:
+        done = subprocess.run(
+            [KEFU_BIN, "serve"], capture_output=True, text=True, timeout=30,
+            env={**os.environ, **env, "KEFU_DATA_DIR": str(tmp_path),
+                 "KEFU_PORT": str(free_port()), "KEFU_REDIS_STARTUP_WAIT_SECONDS": "0.3"})
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0], done.stderr
