@@ -1,8 +1,8 @@
 """``scripts/bench`` / ``kefu bench``: the benchmark scenarios of issue 4, by name.
 
 ``relay`` and ``baseline`` (``kefu.bench.relay``), ``connections``, ``burst``,
-``recovery``, ``history`` and ``flood`` (one module each), every one against a fresh
-server. Each
+``recovery``, ``history``, ``flood``, ``cluster`` and ``replicas`` (one module each), every
+one against fresh servers. Each
 prints a markdown table and writes ``var/bench/<scenario>-<timestamp>.json`` (relay and
 baseline share one file, so their ratio can be read back). ``scripts/bench plot FILE…``
 draws PNG plots of saved results into ``docs/bench/`` (``--plots`` does it after a run).
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history", "flood",
-             "cluster")
+             "cluster", "replicas")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -50,7 +50,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     g.add_argument("--sessions", type=int, default=10000, help="recovery: sessions (10000)")
     g.add_argument("--queued", type=int, default=500,
                    help="recovery: guests left waiting in the queue (500)")
-    g.add_argument("--runs", type=int, default=3, help="recovery: timed restarts (3)")
+    g.add_argument("--runs", type=int, default=3,
+                   help="recovery: timed restarts; replicas: interleaved rounds of ack0 "
+                        "and ack1 (3)")
     g = p.add_argument_group("history")
     g.add_argument("--session-messages", type=int, default=100_000,
                    help="history: messages in the one long session (100000)")
@@ -69,6 +71,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="cluster: timed kill -9 takeovers (3)")
     g.add_argument("--lease-ttl-ms", type=int, default=10_000,
                    help="cluster: the lease TTL of the takeover runs (10000)")
+    g = p.add_argument_group(
+        "replicas", "KEFU_ACK_REPLICAS=0 against =1 on Redis under Sentinel: --pairs "
+        "(500), --seconds (10), --rates, --workers, --grace, --runs (rounds, each "
+        "configuration on fresh processes; the table shows medians)")
     g = p.add_argument_group("flood")
     g.add_argument("--frames", type=int, default=20_000,
                    help="flood: bogus frames from the one socket (20000)")
@@ -135,6 +141,12 @@ def _one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
                     [float(x) for x in args.rates.split(",") if x.strip()], args.workers,
                     args.grace, [int(n) for n in args.nodes.split(",") if n.strip()],
                     args.takeover_runs, args.lease_ttl_ms)
+    elif name == "replicas":
+        from kefu.bench import replicas as mod  # type: ignore[no-redef]  # noqa: PLC0415
+
+        r = mod.run(args.pairs or 500, args.seconds or 10.0,
+                    [float(x) for x in args.rates.split(",") if x.strip()], args.workers,
+                    args.grace, args.runs)
     else:
         from kefu.bench import history as mod  # type: ignore[no-redef]  # noqa: PLC0415
 
