@@ -28,7 +28,7 @@ from kefu.actors.messages import (
     Rejected,
     SessionChanged,
 )
-from kefu.actors.routing import AgentSlot, QueueEntry
+from kefu.actors.routing import AgentSlot, QueueEntry, explain_choice, explain_pick
 from kefu.actors.runtime import Runtime
 from kefu.actors.seats import Seats
 from kefu.actors.waiting_queue import WaitingQueue
@@ -75,9 +75,9 @@ class Assigner:
         ahead of it (no queue entry written), else into the queue and as many waiting
         kehu as there are seats are assigned."""
         if not self.queue.entries and kehu_id not in self.assignments:
-            slot = self.seats.pick(self.rt.settings.assign_strategy)
+            slot, why = self.pick()
             if slot is not None:
-                result = self.open(kehu_id, name, slot)
+                result = self.open(kehu_id, name, slot, routing=why)
                 self.push_positions()
                 return result
         result = self.enqueue(kehu_id, name, priority, note)
@@ -88,13 +88,23 @@ class Assigner:
     def fill_seats(self) -> None:
         """Give waiting kehu to agents with room until one side runs out."""
         while self.queue.entries:
-            slot = self.seats.pick(self.rt.settings.assign_strategy)
+            slot, why = self.pick()
             head = self.queue.head()
             if slot is None or head is None:
                 break
-            if isinstance(self.open(head.kehu_id, head.kehu_name, slot), Rejected):
+            waited = round(max(now() - head.waiting_since, 0.0), 1)
+            if isinstance(self.open(head.kehu_id, head.kehu_name, slot,
+                                    routing={**why, "waited_seconds": waited}), Rejected):
                 break
         self.push_positions()
+
+    def pick(self) -> tuple[AgentSlot | None, dict[str, Any]]:
+        """An agent with room by the configured strategy, and why (``explain_pick``)."""
+        strategy = self.rt.settings.assign_strategy
+        slot = self.seats.pick(strategy)
+        if slot is None:
+            return None, {}
+        return slot, explain_pick(list(self.seats.agents.values()), strategy, slot)
 
     def assign(self, msg: AssignCustomer) -> Result:
         if msg.kehu_id in self.assignments:
@@ -107,7 +117,11 @@ class Assigner:
                 return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
             if not slot.has_room and not msg.force:
                 return Rejected(reason=RejectReason.KEFU_FULL)
-            result = self.open(msg.kehu_id, msg.kehu_name, slot, force=msg.force)
+            result = self.open(msg.kehu_id, msg.kehu_name, slot, force=msg.force,
+                               routing=explain_choice("admin", slot.kefu_id,
+                                                      forced=msg.force,
+                                                      load=slot.load,
+                                                      max_sessions=slot.max_sessions))
             self.push_positions()
             if isinstance(result, Rejected):
                 return result
@@ -133,7 +147,8 @@ class Assigner:
         if sid is None and entry is not None:
             if not slot.has_room:
                 return Rejected(reason=RejectReason.KEFU_FULL)
-            result = self.open(entry.kehu_id, entry.kehu_name, slot)
+            result = self.open(entry.kehu_id, entry.kehu_name, slot,
+                               routing=explain_choice("agent", slot.kefu_id, slot.kefu_id))
             self.push_positions()
             if isinstance(result, Rejected):
                 return result
@@ -154,15 +169,18 @@ class Assigner:
                 "status": SessionStatus.ACTIVE.value, "transferred_from": transferred_from}
 
     def open(self, kehu_id: str, kehu_name: str, slot: AgentSlot, transferred_from: str = "",
-             closing: dispatch.Command | None = None, force: bool = False) -> Result:
+             closing: dispatch.Command | None = None, force: bool = False,
+             routing: dict[str, Any] | None = None) -> Result:
         """Open ``kehu:kefu`` (moving the kehu's waiting messages into it); for a
         transfer, after the close of the old session (``closing``) in the same script.
-        ``force``: an admin's assignment past the kefu's capacity."""
+        ``force``: an admin's assignment past the kefu's capacity; ``routing``: why this
+        agent (stored with the session)."""
         sid = session_id(kehu_id, slot.kefu_id)
         t = now()
+        why = orjson.dumps({**(routing or {}), "at": iso(t)}) if routing else b""
         opening = dispatch.open_session_command(
             self.rt.store, sid, kehu_id, slot.kefu_id, t, transferred_from, kehu_name,
-            slot.name, self.rt.settings.dedup_ttl_seconds, force)
+            slot.name, self.rt.settings.dedup_ttl_seconds, force, why)
         try:
             opened = (dispatch.transfer_session(self.rt.store, closing, opening, self.fence)
                       if closing is not None
@@ -266,7 +284,11 @@ class Assigner:
             self.rt.store, sid, SessionStatus.TRANSFERRED.value, now(), "transferred",
             transferred_to=new_sid)
         kehu_name = self.meta(sid).get("kehu_name") or kehu_id
-        result = self.open(kehu_id, kehu_name, target, transferred_from=sid, closing=closing)
+        result = self.open(kehu_id, kehu_name, target, transferred_from=sid, closing=closing,
+                           routing=explain_choice("transfer", target.kefu_id, by,
+                                                  from_kefu_id=from_kefu, reason=reason,
+                                                  load=target.load,
+                                                  max_sessions=target.max_sessions))
         if isinstance(result, Rejected):
             return result
         data = {"session_id": sid, "from_kefu_id": from_kefu, "to_kefu_id": target.kefu_id,

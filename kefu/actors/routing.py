@@ -120,6 +120,50 @@ def pick_agent(slots: list[AgentSlot], strategy: str, rr: RoundRobin) -> AgentSl
     return least
 
 
+def skip_reason(slot: AgentSlot) -> str | None:
+    """Why ``slot`` cannot take a customer now (None: it can): ``offline`` (no live
+    connection), ``away`` or ``busy`` (its status), ``full`` (no seat free)."""
+    if slot.connections <= 0:
+        return "offline"
+    if slot.status is not AgentStatus.ONLINE:
+        return slot.status.value
+    if not slot.has_room:
+        return "full"
+    return None
+
+
+def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot) -> dict[str, object]:
+    """Why ``chosen`` got the customer (call it before the assignment changes the loads):
+    the strategy, every candidate with its score, every other agent with why it was
+    skipped — what ``GET /api/sessions/{id}/routing`` shows (docs/routing.md)."""
+    candidates = []
+    skipped = []
+    for slot in sorted(slots, key=lambda s: s.kefu_id):
+        reason = skip_reason(slot)
+        if reason is not None:
+            skipped.append({"kefu_id": slot.kefu_id, "reason": reason,
+                            "load": slot.load, "max_sessions": slot.max_sessions})
+            continue
+        candidates.append({"kefu_id": slot.kefu_id, "load": slot.load,
+                           "max_sessions": slot.max_sessions,
+                           "utilization": round(slot.utilization, 3),
+                           "efficiency_score": efficiency_score(slot),
+                           "last_assigned_at": slot.last_assigned_at,
+                           "chosen": slot.kefu_id == chosen.kefu_id})
+    rule = {"least_loaded": "lowest utilization, then the longest since an assignment",
+            "round_robin": "the next agent id after the last one chosen",
+            "efficiency": "highest efficiency score, then the lowest utilization"}
+    return {"by": "strategy", "strategy": strategy, "rule": rule.get(strategy, strategy),
+            "kefu_id": chosen.kefu_id, "candidates": candidates, "skipped": skipped}
+
+
+def explain_choice(by: str, kefu_id: str, actor: str | None = None,
+                   **detail: object) -> dict[str, object]:
+    """An assignment nobody's strategy made: ``by`` an admin (``kefu_id`` named, perhaps
+    forced past capacity), an agent taking a waiting customer, or a transfer."""
+    return {"by": by, "kefu_id": kefu_id, "actor": actor, **detail}
+
+
 def estimate_wait(position: int, online_capacity: int, avg_session_seconds: float) -> int:
     """Seconds a kehu at ``position`` (1-based) should expect to wait.
 

@@ -50,6 +50,7 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"/api/sessions/{SID}/transfer", sessions.SessionTransferHandler, s),
         (rf"/api/sessions/{SID}/end", sessions.SessionEndHandler, s),
         (rf"/api/sessions/{SID}/statistics", sessions.SessionStatisticsHandler, s),
+        (rf"/api/sessions/{SID}/routing", sessions.SessionRoutingHandler, s),
         (rf"/api/sessions/{SID}", sessions.SessionDetailHandler, s),
         # 2. agent assignment
         (r"/api/kefu/waiting", kefu.WaitingHandler, s),

@@ -48,6 +48,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "Session transferred to agent {to_kefu_id}"),
     "session_ended_ok": ("会话已结束", "Session ended"),
     "session_stats_ok": ("获取会话统计成功", "Session statistics"),
+    "session_routing_ok": ("获取分配说明成功", "Why this agent"),
     "switch_ok": ("客服 {kefu_id} 已成功切换到客户 {customer_id}",
                   "Agent {kefu_id} switched to customer {customer_id}"),
     "waiting_ok": ("获取等待客户列表成功", "Waiting customers"),

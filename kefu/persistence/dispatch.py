@@ -102,10 +102,12 @@ def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes,
 
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
                          transferred_from: str, kehu_name: str, kefu_name: str,
-                         dedup_ttl: int, force: bool = False) -> Command:
+                         dedup_ttl: int, force: bool = False,
+                         routing_json: bytes = b"") -> Command:
     """KEYS and ARGV of the open script (open or reopen ``sid``, move the waiting
     messages, take the kehu off the queue, record the assignment); ``force``: an admin's
-    assignment past the kefu's capacity."""
+    assignment past the kefu's capacity; ``routing_json``: why this agent (kept in the
+    session's hash as ``routing``)."""
     k = store.keys
     event = orjson.dumps({"event": "opened", "ts": at, "kefu_id": kefu_id,
                           "transferred_from": transferred_from or None})
@@ -114,7 +116,7 @@ def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at:
             k.message_index, k.events(sid), k.active_sessions(kehu_id),
             k.active_sessions(kefu_id), k.user(kefu_id)]
     args = [sid, kehu_id, kefu_id, at, transferred_from, f"{k.prefix}dedup:", dedup_ttl,
-            event, kehu_name, kefu_name, "1" if force else "0"]
+            event, kehu_name, kefu_name, "1" if force else "0", routing_json]
     return keys, args
 
 

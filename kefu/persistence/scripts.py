@@ -100,7 +100,8 @@ SESSION_LUA = FENCE_LUA + INDEX_LUA + """
 -- K: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
 --    msgidx, events, kehu_active, kefu_active, kefu_user
 -- A: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
---    kehu_name, kefu_name, force ('1': an admin's forced assignment)
+--    kehu_name, kefu_name, force ('1': an admin's forced assignment), routing (why this
+--    agent: JSON, '' for none)
 local function refusal(K, A)
   local current = redis.call('HGET', K[5], A[2])
   if current then return {'refused', 'already_in_session', current} end
@@ -123,6 +124,8 @@ local function open_session(K, A)
   redis.call('HDEL', K[1], 'ended_at', 'awaiting_since', 'transferred_to', 'end_reason',
              'transferred_from', 'satisfaction', 'rating_comment', 'rated_at')
   if A[5] ~= '' then redis.call('HSET', K[1], 'transferred_from', A[5]) end
+  if A[12] ~= '' then redis.call('HSET', K[1], 'routing', A[12])
+  else redis.call('HDEL', K[1], 'routing') end
   local ev = cjson.decode(A[8])
   ev['after_seq'] = tonumber(redis.call('HGET', K[1], 'seq'))
   redis.call('RPUSH', K[10], cjson.encode(ev))
@@ -212,12 +215,12 @@ return close_session(KEYS, ARGV)
 
 # A transfer: close the old session and open the new one, or neither.
 # KEYS: the close's 6, then the open's 13, then the fence's.  ARGV: the close's 7, then
-# the open's 11, then the fence's. → {'ok', new generation, old generation, moved…}, a
+# the open's 12, then the fence's. → {'ok', new generation, old generation, moved…}, a
 # refusal, or fenced
 TRANSFER_LUA = SESSION_LUA + """
 if fenced(KEYS[#KEYS], ARGV[#ARGV]) then return {'fenced', ''} end
 local ck, ca = slice(KEYS, 1, 6), slice(ARGV, 1, 7)
-local ok, oa = slice(KEYS, 7, 19), slice(ARGV, 8, 18)
+local ok, oa = slice(KEYS, 7, 19), slice(ARGV, 8, 19)
 if redis.call('HGET', ck[1], 'status') ~= 'active' then
   return {'refused', 'session_not_active', ''}
 end

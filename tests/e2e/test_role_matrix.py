@@ -260,6 +260,7 @@ ROWS: list[Row] = [
     Row("POST", "/api/sessions/{sid}/end", SESSION,
         prepare=(("kehu", "kefu", "admin"), throwaway_session("/end"))),
     Row("GET", "/api/sessions/{sid}/statistics", SESSION),
+    Row("GET", "/api/sessions/{sid}/routing", grid(kefu=200, other_kefu=404)),
     Row("GET", "/api/sessions/{sid}", SESSION),
     # 2. agent assignment
     Row("GET", "/api/kefu/waiting", STAFF),

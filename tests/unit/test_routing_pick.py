@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kefu.actors.routing import AgentSlot, RoundRobin, pick_agent
+from kefu.actors.routing import AgentSlot, RoundRobin, efficiency_score, explain_pick, pick_agent
 from kefu.domain import AgentStatus
 
 STRATEGIES = ["least_loaded", "round_robin", "efficiency"]
@@ -134,3 +134,29 @@ def test_efficiency_skips_unavailable_high_scorer():
 def test_efficiency_tie_goes_to_longest_idle():
     slots = [agent("a", load=1, last=50.0), agent("b", load=1, last=10.0)]
     assert pick_agent(slots, "efficiency", RoundRobin()).kefu_id == "b"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_explanation_names_every_agent_once(strategy):
+    """Why this agent (issue 14, item 5): the chosen one among the candidates with their
+    scores, every other agent with why it could not take the customer."""
+    slots = [agent("a", load=5), agent("b", online=False), agent("c", connections=0),
+             agent("d", load=1, max_sessions=2, sat_total=9.0, sat_count=3),
+             agent("e", load=0, max_sessions=4, last=5.0)]
+    slots[1].status = AgentStatus.BUSY
+    chosen = pick_agent(slots, strategy, RoundRobin())
+    assert chosen is not None
+    why = explain_pick(slots, strategy, chosen)
+    assert why["by"] == "strategy" and why["strategy"] == strategy and why["rule"]
+    assert why["kefu_id"] == chosen.kefu_id
+    assert {s["kefu_id"]: s["reason"] for s in why["skipped"]} == {
+        "a": "full", "b": "busy", "c": "offline"}
+    scores = {c["kefu_id"]: c for c in why["candidates"]}
+    assert set(scores) == {"d", "e"}
+    assert [k for k, c in scores.items() if c["chosen"]] == [chosen.kefu_id]
+    assert scores["d"]["utilization"] == 0.5 and scores["e"]["utilization"] == 0
+    assert scores["d"]["efficiency_score"] == efficiency_score(slots[3]) == 11.0
+    if strategy == "least_loaded":
+        assert chosen.kefu_id == "e"  # the lowest utilization
+    if strategy == "efficiency":
+        assert chosen.kefu_id == "e"  # 2 x 5 + 10 x 1 = 20 beats 2 x 3 + 10 x 0.5 = 11

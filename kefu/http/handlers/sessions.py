@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.actors.messages import EndSession, TransferSession
@@ -101,6 +102,17 @@ class SessionStatisticsOut(BaseModel):
 class StatisticsOut(BaseModel):
     session_id: str
     statistics: SessionStatisticsOut
+
+
+class RoutingOut(BaseModel):
+    session_id: str
+    routing: dict[str, Any] | None = Field(
+        description="why this agent, as stored with the session's last assignment: `by` "
+                    "(strategy, admin, agent, transfer), `kefu_id`, `at`; for a strategy "
+                    "also `strategy`, `rule`, `candidates` (each with load, max_sessions, "
+                    "utilization, efficiency_score, chosen) and `skipped` (each with "
+                    "`reason`: offline, away, busy, full); null for a session opened "
+                    "before explanations were kept")
 
 
 def can_read(history: History, meta: dict[str, str], user: User) -> bool:
@@ -231,3 +243,17 @@ class SessionStatisticsHandler(SessionBase):
         me = await self.authenticate()
         meta = await self.load_session(sid, me)
         self.ok("session_stats_ok", {"session_id": sid, "statistics": statistics(meta)})
+
+
+class SessionRoutingHandler(SessionBase):
+    @doc("Why this agent: the explanation stored with the session's last assignment",
+         roles=("admin", "kefu"), response=RoutingOut, path_params=("session_id",),
+         tag="sessions", errors=(401, 403, 404),
+         description="Admin: any session. Kefu: its own and those transferred to it. A "
+                     "kehu may not see it (other agents' loads): 403.")
+    async def get(self, sid: str) -> None:
+        me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
+        meta = await self.load_session(sid, me)
+        raw = meta.get("routing")
+        self.ok("session_routing_ok",
+                {"session_id": sid, "routing": orjson.loads(raw) if raw else None})
