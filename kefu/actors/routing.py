@@ -120,6 +120,9 @@ def pick_agent(slots: list[AgentSlot], strategy: str, rr: RoundRobin) -> AgentSl
     return least
 
 
+EXPLAINED = 20  # candidates and skipped agents listed per explanation (totals: all)
+
+
 def skip_reason(slot: AgentSlot) -> str | None:
     """Why ``slot`` cannot take a customer now (None: it can): ``offline`` (no live
     connection), ``away`` or ``busy`` (its status), ``full`` (no seat free)."""
@@ -134,8 +137,9 @@ def skip_reason(slot: AgentSlot) -> str | None:
 
 def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot) -> dict[str, object]:
     """Why ``chosen`` got the customer (call it before the assignment changes the loads):
-    the strategy, every candidate with its score, every other agent with why it was
-    skipped — what ``GET /api/sessions/{id}/routing`` shows (docs/routing.md)."""
+    the strategy, the candidates with their scores (the chosen one first, then the next
+    best), the other agents with why each was skipped — at most ``EXPLAINED`` of each,
+    with the totals — what ``GET /api/sessions/{id}/routing`` shows (docs/routing.md)."""
     candidates = []
     skipped = []
     for slot in sorted(slots, key=lambda s: s.kefu_id):
@@ -153,8 +157,17 @@ def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot) -> di
     rule = {"least_loaded": "lowest utilization, then the longest since an assignment",
             "round_robin": "the next agent id after the last one chosen",
             "efficiency": "highest efficiency score, then the lowest utilization"}
+    order = {"efficiency": lambda c: (-c["efficiency_score"], c["utilization"]),
+             "round_robin": lambda c: 0}.get(
+        strategy, lambda c: (c["utilization"], c["last_assigned_at"]))
+    ranked = sorted(candidates, key=lambda c: (not c["chosen"], order(c), c["kefu_id"]))
+    counts: dict[str, int] = {}
+    for s in skipped:
+        counts[str(s["reason"])] = counts.get(str(s["reason"]), 0) + 1
     return {"by": "strategy", "strategy": strategy, "rule": rule.get(strategy, strategy),
-            "kefu_id": chosen.kefu_id, "candidates": candidates, "skipped": skipped}
+            "kefu_id": chosen.kefu_id, "candidates_total": len(candidates),
+            "candidates": ranked[:EXPLAINED], "skipped_counts": counts,
+            "skipped": skipped[:EXPLAINED]}
 
 
 def explain_choice(by: str, kefu_id: str, actor: str | None = None,

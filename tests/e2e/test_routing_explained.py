@@ -51,6 +51,8 @@ def test_every_assignment_says_why_this_agent(fresh_server: ServerProcess) -> No
         assert {s["kefu_id"]: s["reason"] for s in third["skipped"]} == {
             small_id: "full", away_id: "offline"}
         assert [c["kefu_id"] for c in third["candidates"]] == [big_id]
+        assert third["candidates_total"] == 1
+        assert third["skipped_counts"] == {"full": 1, "offline": 1}
 
         # the session's agent may read it; the customer may not (other agents' loads)
         kefu_api = small if sids[0].endswith(small_id) else big

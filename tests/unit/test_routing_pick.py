@@ -160,3 +160,15 @@ def test_the_explanation_names_every_agent_once(strategy):
         assert chosen.kefu_id == "e"  # the lowest utilization
     if strategy == "efficiency":
         assert chosen.kefu_id == "e"  # 2 x 5 + 10 x 1 = 20 beats 2 x 3 + 10 x 0.5 = 11
+
+
+def test_the_explanation_stays_small_with_many_agents():
+    slots = [agent(f"k{i:02d}", load=i % 4, max_sessions=3) for i in range(100)]
+    chosen = pick_agent(slots, "least_loaded", RoundRobin())
+    assert chosen is not None
+    why = explain_pick(slots, "least_loaded", chosen)
+    assert why["candidates"][0]["kefu_id"] == chosen.kefu_id and why["candidates"][0]["chosen"]
+    assert why["candidates_total"] == 75 and len(why["candidates"]) == 20
+    utilizations = [c["utilization"] for c in why["candidates"]]
+    assert utilizations == sorted(utilizations)  # then the next best
+    assert why["skipped_counts"] == {"full": 25} and len(why["skipped"]) == 20
