@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     redis_prefix: str = "kefu:"
     admin_password: str | None = None
     assign_strategy: Strategy = "least_loaded"
+    # priority as a head start: a high customer counts as arrived this much earlier, a
+    # low one this much later (docs/routing.md, "Aging"); "inf": strict priority
+    priority_head_start_seconds: float = Field(default=300.0, ge=0)
     agent_grace_seconds: float = 60.0
     session_idle_seconds: float = 1800.0
     restart_intensity: int = 5

@@ -71,7 +71,8 @@ class Dispatcher(SupervisedActor):
         self.seats = Seats.from_snapshot(rt.users.all_of_type(UserType.KEFU), snap.figures,
                                          counts, snap.assignments, now())
         online = {u for u, n in counts.items() if n and u not in self.seats}
-        self.queue = WaitingQueue.from_snapshot(snap.queue, online)
+        self.queue = WaitingQueue.from_snapshot(snap.queue, online,
+                                                rt.settings.priority_head_start_seconds)
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
                              on_stale=self.load)
         self.maintenance = MaintenanceSwitch(maintenance_store.load(rt.store))

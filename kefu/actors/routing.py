@@ -87,14 +87,22 @@ class QueueEntry:
     note: str | None = None
     front: bool = False  # requeued after its agent left: ahead of everyone
 
-    def sort_key(self) -> tuple[int, int, float, str]:
-        return (0 if self.front else 1, PRIORITY_RANK[self.priority], self.waiting_since,
-                self.kehu_id)
+    def sort_key(self, head_start: float = math.inf) -> tuple[int, float, int, float, str]:
+        """The queue's order: requeued first, then the smallest *effective arrival*
+        ``waiting_since − bonus``, where the bonus is ``head_start`` seconds for high,
+        0 for normal and ``−head_start`` for low priority (docs/routing.md, "Aging").
+        Equivalently every waiting customer's score ``waited + bonus`` grows by one a
+        second and the highest is served: a low customer overtakes high ones that arrive
+        more than ``2 × head_start`` after it — nobody starves. ``inf``: strict priority."""
+        bonus = {0: head_start, 1: 0.0, 2: -head_start}[PRIORITY_RANK[self.priority]]
+        return (0 if self.front else 1, self.waiting_since - bonus,
+                PRIORITY_RANK[self.priority], self.waiting_since, self.kehu_id)
 
 
-def queue_order(entries: list[QueueEntry]) -> list[QueueEntry]:
-    """Front-of-queue requeues first, then priority (high, normal, low), then time."""
-    return sorted(entries, key=QueueEntry.sort_key)
+def queue_order(entries: list[QueueEntry], head_start: float = math.inf) -> list[QueueEntry]:
+    """Requeued customers first, then by effective arrival (:meth:`QueueEntry.sort_key`:
+    priority as a head start of ``head_start`` seconds), then time."""
+    return sorted(entries, key=lambda e: e.sort_key(head_start))
 
 
 @dataclass

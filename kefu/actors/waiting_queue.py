@@ -1,7 +1,7 @@
 """The waiting queue: a part of the dispatcher (its thread only).
 
-Who waits, in which order (``routing.queue_order``: requeued first, then priority, then
-time), which kehu are online, and which ``queued`` frame each was last sent, so a
+Who waits, in which order (``routing.queue_order``: requeued first, then priority as a
+head start of ``KEFU_PRIORITY_HEAD_START_SECONDS``, then time), which kehu are online, and which ``queued`` frame each was last sent, so a
 position or estimate is pushed only when it changes. :meth:`WaitingQueue.from_snapshot`
 is pure. Redis keeps the same entries: :meth:`WaitingQueue.put` writes before it changes
 memory; the open script removes an entry when its kehu is assigned.
@@ -9,6 +9,7 @@ memory; the open script removes an entry when its kehu is assigned.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,11 @@ class WaitingQueue:
     online: set[str] = field(default_factory=set)  # kehu with a live socket (queued or not)
     sent: dict[str, tuple[int, int]] = field(default_factory=dict)  # kehu → (pos, estimate)
     dirty: bool = True  # positions may have changed since they were last pushed
+    head_start: float = math.inf  # seconds of priority (KEFU_PRIORITY_HEAD_START_SECONDS)
 
     @classmethod
-    def from_snapshot(cls, raw: dict[str, str], online: set[str]) -> WaitingQueue:
+    def from_snapshot(cls, raw: dict[str, str], online: set[str],
+                      head_start: float = math.inf) -> WaitingQueue:
         """The queue hash (kehu id → entry JSON) and the kehu online → the queue."""
         entries = {}
         for kehu_id, value in raw.items():
@@ -40,7 +43,7 @@ class WaitingQueue:
                 priority=Priority(data.get("priority", "normal")),
                 waiting_since=float(data.get("since", 0)), note=data.get("note"),
                 front=bool(data.get("front")))
-        return cls(entries=entries, online=set(online))
+        return cls(entries=entries, online=set(online), head_start=head_start)
 
     def __contains__(self, kehu_id: object) -> bool:
         return kehu_id in self.entries
@@ -49,10 +52,11 @@ class WaitingQueue:
         return len(self.entries)
 
     def ordered(self) -> list[QueueEntry]:
-        return queue_order(list(self.entries.values()))
+        return queue_order(list(self.entries.values()), self.head_start)
 
     def head(self) -> QueueEntry | None:
-        return min(self.entries.values(), key=QueueEntry.sort_key, default=None)
+        return min(self.entries.values(), key=lambda e: e.sort_key(self.head_start),
+                   default=None)
 
     def put(self, store: Store, entry: QueueEntry, fence: Fence = UNFENCED) -> QueueEntry:
         """Add ``entry`` (or update the kehu's: it keeps its place and its front flag)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from kefu.actors.routing import QueueEntry, estimate_wait, queue_order
+from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import Priority
 
 
@@ -74,3 +76,27 @@ def test_estimate_wait(position, capacity, avg, expected):
 def test_estimate_wait_grows_with_position_and_shrinks_with_capacity():
     assert estimate_wait(5, 2, 60.0) > estimate_wait(2, 2, 60.0)
     assert estimate_wait(5, 5, 60.0) < estimate_wait(5, 1, 60.0)
+
+
+def test_priority_is_a_head_start_so_nobody_starves():
+    """Aging (docs/routing.md): with a head start of 300 s a low customer is served before
+    high ones that arrive more than 600 s after it, and after high ones that came sooner."""
+    low = QueueEntry("low", "L", Priority.LOW, waiting_since=1000.0)
+    soon = QueueEntry("high_soon", "H", Priority.HIGH, waiting_since=1599.0)
+    late = QueueEntry("high_late", "H", Priority.HIGH, waiting_since=1601.0)
+    normal = QueueEntry("normal", "N", Priority.NORMAL, waiting_since=1250.0)
+    entries = [late, normal, low, soon]
+    assert ids(queue_order(entries, 300.0)) == ["normal", "high_soon", "low", "high_late"]
+    assert ids(queue_order(entries)) == ["high_soon", "high_late", "normal", "low"]  # strict
+    assert ids(queue_order(entries, 0.0)) == ["low", "normal", "high_soon", "high_late"]
+    requeued = QueueEntry("back", "B", Priority.LOW, waiting_since=9999.0, front=True)
+    assert ids(queue_order([*entries, requeued], 300.0))[0] == "back"  # still first
+
+
+def test_the_waiting_queue_serves_by_head_start():
+    raw = {k: orjson.dumps({"name": k, "priority": p, "since": t}).decode()
+           for k, p, t in [("low", "low", 1000.0), ("high", "high", 1700.0)]}
+    assert WaitingQueue.from_snapshot(raw, set(), 300.0).head().kehu_id == "low"
+    assert WaitingQueue.from_snapshot(raw, set()).head().kehu_id == "high"
+    assert [w["customer_id"] for w in WaitingQueue.from_snapshot(
+        raw, set(), 300.0).waiting_view(2000.0)["waiting_customers"]] == ["low", "high"]
