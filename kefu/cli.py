@@ -1,5 +1,5 @@
 """The ``kefu`` command: ``serve``, ``create-user``, ``actors list|restart``, ``backup``,
-``restore FILE``, ``bench``.
+``restore FILE``, ``bench``, ``simulate``.
 
 Admin subcommands talk to a running server over its REST API, logging in with
 ``KEFU_DATA_DIR/admin-credentials`` (or ``--user``/``--password``); ``restore`` works on
@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("restore", help="restore a backup file straight into Redis "
                         "(KEFU_REDIS_URL or the embedded one); the server must be stopped")
     rs.add_argument("file")
+    from kefu.simulate import build_parser as simulate_parser  # noqa: PLC0415
+
+    simulate_parser(sub.add_parser("simulate", help="replay a synthetic day through the "
+                                   "routing policy, per strategy (docs/routing.md)"))
     from kefu.bench.suite import build_parser as bench_parser  # noqa: PLC0415
 
     bench_parser(sub.add_parser("bench", help="run the benchmark scenarios (relay, baseline, "
@@ -120,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         url = args.url or f"ws://{settings.host}:{settings.port}/ws"
         return ws_main(url, args.token, args.send, args.seconds, args.follow)
+    if args.command == "simulate":
+        from kefu.simulate import main as simulate_main  # noqa: PLC0415
+
+        return simulate_main(args)
     if args.command == "bench":
         from kefu.bench.suite import main as bench_main  # noqa: PLC0415
 
