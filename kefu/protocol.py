@@ -132,6 +132,12 @@ def queued(position: int, priority: str, estimated_wait_seconds: int,
                   estimated_wait_seconds=estimated_wait_seconds, waiting_since=waiting_since)
 
 
+def waiting(view: dict[str, Any]) -> bytes:
+    """To every online agent when the queue changed (at most once per tick): the first
+    customers of ``GET /api/kefu/waiting``'s list and the total."""
+    return encode("waiting", **view)
+
+
 def assigned(session: dict[str, Any], kefu: dict[str, Any], kehu: dict[str, Any]) -> bytes:
     return encode("assigned", session=session, kefu=kefu, kehu=kehu)
 

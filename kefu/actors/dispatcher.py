@@ -73,6 +73,7 @@ class Dispatcher(SupervisedActor):
         online = {u for u, n in counts.items() if n and u not in self.seats}
         self.queue = WaitingQueue.from_snapshot(snap.queue, online,
                                                 rt.settings.priority_head_start_seconds)
+        self.waiting_pushed = -1  # the queue version last pushed to the agents
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
                              on_stale=self.load)
         self.maintenance = MaintenanceSwitch(maintenance_store.load(rt.store))
@@ -319,3 +320,14 @@ class Dispatcher(SupervisedActor):
                     and msg.now - slot.disconnected_at >= grace):
                 self.desk.requeue_agent(slot)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
+        self._push_waiting(msg.now)
+
+    def _push_waiting(self, at: float) -> None:
+        """The queue changed since the last tick: its list to every online agent (the
+        consoles no longer poll)."""
+        if self.queue.version == self.waiting_pushed:
+            return
+        self.waiting_pushed = self.queue.version
+        agents = [s.kefu_id for s in self.seats.agents.values() if s.connections > 0]
+        if agents:
+            self.rt.outbox.to_users(agents, protocol.waiting(self.queue.pushed_view(at)))

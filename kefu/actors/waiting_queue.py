@@ -22,6 +22,8 @@ from kefu.persistence import dispatch
 from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import Store
 
+PUSHED = 50  # customers listed in a ``waiting`` frame (the total counts them all)
+
 
 @dataclass
 class WaitingQueue:
@@ -30,6 +32,7 @@ class WaitingQueue:
     sent: dict[str, tuple[int, int]] = field(default_factory=dict)  # kehu → (pos, estimate)
     dirty: bool = True  # positions may have changed since they were last pushed
     head_start: float = math.inf  # seconds of priority (KEFU_PRIORITY_HEAD_START_SECONDS)
+    version: int = 0  # bumped at every change (the agents' pushed list follows it)
 
     @classmethod
     def from_snapshot(cls, raw: dict[str, str], online: set[str],
@@ -70,6 +73,7 @@ class WaitingQueue:
         self.entries[entry.kehu_id] = entry
         self.sent.pop(entry.kehu_id, None)
         self.dirty = True
+        self.version += 1
         return entry
 
     def requeued(self, entry: QueueEntry) -> None:
@@ -77,12 +81,14 @@ class WaitingQueue:
         self.entries[entry.kehu_id] = entry
         self.sent.pop(entry.kehu_id, None)
         self.dirty = True
+        self.version += 1
 
     def taken(self, kehu_id: str) -> None:
         """The kehu left the queue (assigned: the script removed it from Redis)."""
         self.entries.pop(kehu_id, None)
         self.sent.pop(kehu_id, None)
         self.dirty = True
+        self.version += 1
 
     def waiting_view(self, at: float) -> dict[str, Any]:
         """The seed's waiting list (2.5), in queue order."""
@@ -95,6 +101,12 @@ class WaitingQueue:
             for i, e in enumerate(self.ordered())
         ]
         return {"waiting_customers": waiting, "total": len(waiting)}
+
+    def pushed_view(self, at: float, limit: int = PUSHED) -> dict[str, Any]:
+        """The waiting list as the agents' consoles get it (``waiting`` frame): the first
+        ``limit`` customers and the total."""
+        view = self.waiting_view(at)
+        return {"waiting_customers": view["waiting_customers"][:limit], "total": view["total"]}
 
     @staticmethod
     def entry_json(entry: QueueEntry) -> bytes:

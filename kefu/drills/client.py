@@ -221,5 +221,6 @@ class DrillClient:
                 wait = max(float(f.get("retry_after") or 0), self.rng.uniform(backoff / 2, backoff))
                 p.retry_at = time.monotonic() + wait
             self.frames.append(f)
-        elif kind not in ("pong", "resumed", "presence", "read", "typing", "queued"):
+        elif kind not in ("pong", "resumed", "presence", "read", "typing", "queued",
+                          "waiting"):
             self.frames.append(f)

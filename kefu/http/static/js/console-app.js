@@ -10,7 +10,6 @@ import { WorkspaceActions } from "./console-actions.js";
 
 const RETRY_CODES = new Set(["storage_unavailable", "outcome_unknown", "actor_failed"]);
 const TYPING_SHOW_MS = 4000;
-const QUEUE_POLL_MS = 4000;
 
 export class Workspace extends WorkspaceActions {
   constructor(root, auth, { onLogout }) {
@@ -46,7 +45,6 @@ export class Workspace extends WorkspaceActions {
   start() {
     this.view.render();
     this.socket.start();
-    this.queueTimer = setInterval(() => this.refreshQueue(), QUEUE_POLL_MS);
     this.tick = setInterval(() => this.view.refresh(), 5000);
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this.markRead(this.focus);
@@ -167,6 +165,11 @@ export class Workspace extends WorkspaceActions {
       this.learn(f.session.kefu_id, f.session.kefu_name);
       old.note(() => t("note.transferred_out", { to: this.nameOf(f.to_kefu_id) }));
     }
+  }
+
+  on_waiting(f) {
+    // the server pushes the queue when it changes (at most once a second): no polling
+    this.waiting = f.waiting_customers;
   }
 
   on_session_ended(f) {
