@@ -23,6 +23,7 @@ from kefu.http.handlers import (
     session_list,
     sessions,
     system,
+    teams,
     user_admin,
     users,
 )
@@ -51,6 +52,9 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"/api/sessions/{SID}/end", sessions.SessionEndHandler, s),
         (rf"/api/sessions/{SID}/statistics", sessions.SessionStatisticsHandler, s),
         (rf"/api/sessions/{SID}/routing", sessions.SessionRoutingHandler, s),
+        (r"/api/teams", teams.TeamsHandler, s),
+        (rf"/api/teams/{ID}", teams.TeamHandler, s),
+        (rf"/api/teams/{ID}/members/{ID}", teams.TeamMemberHandler, s),
         (rf"/api/sessions/{SID}", sessions.SessionDetailHandler, s),
         # 2. agent assignment
         (r"/api/kefu/waiting", kefu.WaitingHandler, s),

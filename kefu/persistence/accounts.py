@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 from redis.exceptions import WatchError
 
+from kefu.persistence import teams
 from kefu.persistence.redis import Store
 from kefu.persistence.users import hash_password
 
@@ -58,5 +59,6 @@ def delete_user(store: Store, user_id: str) -> int:
     pipe.delete(k.user_tokens(user_id), k.user(user_id))
     pipe.zrem(k.users, user_id)
     pipe.execute()
+    teams.forget_agent(store, user_id)  # a kefu leaves its teams (nobody else is in one)
     return len(tokens)
 

@@ -204,3 +204,17 @@ class Keys:
         """INTEGER: bumped right before a ``WAIT`` so that the wait covers every earlier
         write of any connection (WAIT waits for the caller's own last write)."""
         return f"{self.prefix}replmark"
+
+    # teams (docs/routing.md, "Teams")
+    @property
+    def teams(self) -> str:
+        """SET: every team id."""
+        return f"{self.prefix}teams"
+
+    def team(self, team_id: str) -> str:
+        """HASH: a team's settings (name, description, assignment, overflow, max wait)."""
+        return f"{self.prefix}team:{team_id}"
+
+    def team_members(self, team_id: str) -> str:
+        """HASH: kefu id → skill level (1-5) in the team."""
+        return f"{self.prefix}team:{team_id}:members"

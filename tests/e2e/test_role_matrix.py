@@ -56,7 +56,7 @@ NOT_REST = {r"/ws": "the WebSocket: its auth (4401 close) is tested in test_rest
 GHOST = {"sid": "ghost_kehu_zz:ghost_kefu_zz", "kefu": "ghost_kefu_zz",
          "kehu": "ghost_kehu_zz", "other_kehu": "ghost_kehu_zz", "me": "ghost_user_zz",
          "msg": "ghost_msg_zz", "backup": "ghost_backup_zz.json.gz",
-         "actor": "session:ghost_kehu_zz:ghost_kefu_zz"}
+         "actor": "session:ghost_kehu_zz:ghost_kefu_zz", "team": "ghost_team_zz"}
 
 
 def pw() -> str:
@@ -219,6 +219,18 @@ def throwaway_user(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, An
     return None, f"/api/users/{kehu_id}", None
 
 
+def throwaway_team(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
+    team_id = uid("team").lower()
+    ctx.api["admin"].ok("POST", "/api/teams", {"id": team_id, "name": "临时"})
+    return None, f"/api/teams/{team_id}", None
+
+
+def throwaway_member(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
+    _api, path, _body = throwaway_team(ctx, caller)
+    ctx.api["admin"].ok("PUT", f"{path}/members/{ctx.ids['kefu']}", {"skill": 2})
+    return None, f"{path}/members/{ctx.ids['kefu']}", None
+
+
 def new_user_body(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"id": uid("made"), "name": "made", "user_type": "kehu", "password": pw()}
 
@@ -261,6 +273,16 @@ ROWS: list[Row] = [
         prepare=(("kehu", "kefu", "admin"), throwaway_session("/end"))),
     Row("GET", "/api/sessions/{sid}/statistics", SESSION),
     Row("GET", "/api/sessions/{sid}/routing", grid(kefu=200, other_kefu=404)),
+    # teams (issue 14): agents read them, admins change them
+    Row("GET", "/api/teams", STAFF),
+    Row("POST", "/api/teams", ADMIN_ONLY,
+        body=lambda _ctx, _c: {"id": uid("team").lower(), "name": "新团队"}),
+    Row("GET", "/api/teams/{team}", STAFF),
+    Row("PUT", "/api/teams/{team}", ADMIN_ONLY, body={"description": "矩阵测试"}),
+    Row("DELETE", "/api/teams/{team}", ADMIN_ONLY, prepare=(("admin",), throwaway_team)),
+    Row("PUT", "/api/teams/{team}/members/{kefu}", ADMIN_ONLY, body={"skill": 4}),
+    Row("DELETE", "/api/teams/{team}/members/{kefu}", ADMIN_ONLY,
+        prepare=(("admin",), throwaway_member)),
     Row("GET", "/api/sessions/{sid}", SESSION),
     # 2. agent assignment
     Row("GET", "/api/kefu/waiting", STAFF),
@@ -328,7 +350,7 @@ ROWS: list[Row] = [
 ]
 
 SAMPLE = {"sid": "k:f", "kefu": "f", "kehu": "k", "other_kehu": "k2", "me": "u", "msg": "m",
-          "backup": "b.json.gz", "actor": "session:k:f"}
+          "backup": "b.json.gz", "actor": "session:k:f", "team": "t"}
 
 
 def route_table() -> list[tuple[str, type]]:
@@ -413,9 +435,11 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         actors = {x["actor_id"] for x in c.api["admin"].ok(
             "GET", "/api/system/actors", params={"kind": "session"})["actors"]}
         assert f"session:{zsid}" in actors, actors
+        c.api["admin"].ok("POST", "/api/teams", {"id": "matrix", "name": "矩阵"})
         backup = c.api["admin"].ok("POST", "/api/system/backup")["name"]
         c.ids.update(sid=sid, other_sid=f"{k2}:{b}", msg=acked[0], spare_msg=acked[1],
-                     spare_kefu=spare, backup=backup, actor=f"session:{zsid}")
+                     spare_kefu=spare, backup=backup, actor=f"session:{zsid}",
+                     team="matrix")
         yield c
     finally:
         for ws in c.sockets:

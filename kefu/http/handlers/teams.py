@@ -1,0 +1,177 @@
+"""Teams (issue 14, item 1): admin CRUD under ``/api/teams`` and its members with a skill
+level each; agents may read them. Routing does not use teams yet (docs/routing.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from kefu.domain import UserType
+from kefu.http.handlers.base import ApiError, BaseHandler
+from kefu.http.models import Body, Name, Note
+from kefu.http.openapi import doc
+from kefu.persistence import teams
+
+TeamId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Seconds = Annotated[int, Field(ge=0, le=86_400)]
+
+
+class TeamSettings(Body):
+    """What an admin sets on a team; every field optional on ``PUT``."""
+
+    name: Name | None = None
+    description: Note | None = None
+    assignment: Literal["auto", "offer"] | None = None
+    overflow_after_seconds: Seconds | None = None
+    overflow_to: Literal["all"] | Annotated[list[TeamId], Field(max_length=50)] | None = None
+    max_wait_seconds: Seconds | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class NewTeamBody(TeamSettings):
+    """``POST /api/teams``: an id (lower case, digits, ``_``, ``-``) and a name."""
+
+    id: TeamId
+    name: Name
+
+    @model_validator(mode="after")
+    def _not_its_own_fallback(self) -> NewTeamBody:
+        if isinstance(self.overflow_to, list) and self.id in self.overflow_to:
+            raise ValueError("overflow_to must not name the team itself")
+        return self
+
+
+class MemberBody(Body):
+    skill: Annotated[int, Field(ge=1, le=5)] = 3
+
+
+class MemberOut(BaseModel):
+    kefu_id: str
+    skill: int
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    assignment: str | None
+    overflow_after_seconds: int | None
+    overflow_to: str | list[str] | None
+    max_wait_seconds: int | None
+    created_at: str | None
+    updated_at: str | None
+    members: list[MemberOut]
+
+
+class TeamReply(BaseModel):
+    team: TeamOut
+
+
+class TeamListOut(BaseModel):
+    teams: list[TeamOut]
+    total: int
+
+
+class TeamDeletedOut(BaseModel):
+    team_id: str
+
+
+DEFAULTS = {"description": None, "assignment": "auto", "overflow_after_seconds": None,
+            "overflow_to": None, "max_wait_seconds": None}
+
+
+class TeamsHandler(BaseHandler):
+    @doc("Every team with its members", roles=("admin", "kefu"), response=TeamListOut,
+         tag="teams", errors=(401, 403))
+    async def get(self) -> None:
+        await self.authenticate(UserType.ADMIN, UserType.KEFU)
+        found = await self.state.bridge.run_io(teams.all_teams, self.state.store)
+        self.ok("teams_ok", {"teams": found, "total": len(found)})
+
+    @doc("Create a team (admin)", body=NewTeamBody, response=TeamReply, tag="teams",
+         errors=(400, 401, 403, 409),
+         description="409 when the id is taken. `assignment` auto (default) or offer; "
+                     "`overflow_to`: \"all\" or a list of team ids.")
+    async def post(self) -> None:
+        await self.authenticate(UserType.ADMIN)
+        body = self.parse(NewTeamBody)
+        fields = {**DEFAULTS, **body.fields()}
+        team_id = fields.pop("id")
+        team = await self.state.bridge.run_io(teams.create, self.state.store, team_id, fields)
+        if team is None:
+            raise ApiError(409, "team_exists")
+        self.ok("team_created", {"team": team})
+
+
+class TeamHandler(BaseHandler):
+    async def found(self, team_id: str) -> dict[str, Any]:
+        team = await self.state.bridge.run_io(teams.get, self.state.store, team_id)
+        if team is None:
+            raise ApiError(404, "team_not_found")
+        return team
+
+    @doc("A team with its members", roles=("admin", "kefu"), response=TeamReply,
+         path_params=("team_id",), tag="teams", errors=(401, 403, 404))
+    async def get(self, team_id: str) -> None:
+        await self.authenticate(UserType.ADMIN, UserType.KEFU)
+        self.ok("team_ok", {"team": await self.found(team_id)})
+
+    @doc("Change a team's settings (admin)", body=TeamSettings, response=TeamReply,
+         path_params=("team_id",), tag="teams", errors=(400, 401, 403, 404))
+    async def put(self, team_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        fields = self.parse(TeamSettings).fields()
+        if not fields:
+            raise ApiError(400, "nothing_to_update")
+        if fields.get("name", "") is None:
+            raise ApiError(400, "bad_request", {"name": "a team keeps a name"})
+        if isinstance(fields.get("overflow_to"), list) and team_id in fields["overflow_to"]:
+            raise ApiError(400, "bad_request", {"overflow_to": "not the team itself"})
+        team = await self.state.bridge.run_io(teams.update, self.state.store, team_id, fields)
+        if team is None:
+            raise ApiError(404, "team_not_found")
+        self.ok("team_updated", {"team": team})
+
+    @doc("Delete a team (admin); its agents stay", response=TeamDeletedOut,
+         path_params=("team_id",), tag="teams", errors=(401, 403, 404))
+    async def delete(self, team_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        if not await self.state.bridge.run_io(teams.delete, self.state.store, team_id):
+            raise ApiError(404, "team_not_found")
+        self.ok("team_deleted", {"team_id": team_id})
+
+
+class TeamMemberHandler(BaseHandler):
+    @doc("Put an agent in a team with a skill level 1-5, or change it (admin)",
+         body=MemberBody, response=TeamReply, path_params=("team_id", "kefu_id"),
+         tag="teams", errors=(400, 401, 403, 404),
+         description="404 when the team or the agent (a kefu) does not exist. An agent "
+                     "may belong to several teams.")
+    async def put(self, team_id: str, kefu_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        body = self.parse(MemberBody)
+        user = await self.state.bridge.run_io(self.state.users.get, kefu_id)
+        if user is None or user.user_type is not UserType.KEFU:
+            raise ApiError(404, "kefu_not_found")
+        team = await self.state.bridge.run_io(teams.set_member, self.state.store, team_id,
+                                              kefu_id, body.skill)
+        if team is None:
+            raise ApiError(404, "team_not_found")
+        self.ok("team_updated", {"team": team})
+
+    @doc("Take an agent out of a team (admin)", response=TeamReply,
+         path_params=("team_id", "kefu_id"), tag="teams", errors=(401, 403, 404))
+    async def delete(self, team_id: str, kefu_id: str) -> None:
+        await self.authenticate(UserType.ADMIN)
+        if not await self.state.bridge.run_io(teams.remove_member, self.state.store, team_id,
+                                              kefu_id):
+            raise ApiError(404, "member_not_found")
+        team = await self.state.bridge.run_io(teams.get, self.state.store, team_id)
+        if team is None:
+            raise ApiError(404, "team_not_found")
+        self.ok("team_updated", {"team": team})
+
+
