@@ -23,6 +23,14 @@ import websocket
 from kefu.testing.processes import LAB_LIMITS, KefuProcess, RedisProcess
 
 
+def clear_of_minute_end(margin: float = 5.0) -> None:
+    """The per-minute rate limits count in fixed windows of the clock's minutes: a test
+    that must see one fill up starts clear of a window's end."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        time.sleep(left + 0.05)  # (the clock, not an actor)
+
+
 def uid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 

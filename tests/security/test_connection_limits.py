@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import WS, Api, ServerProcess, connect
+from tests.helpers import WS, Api, ServerProcess, clear_of_minute_end, connect
 
 FRAME_RATES = ("message:10,read:10,typing:4,resume:2,request_service:1,switch:5,rate:1,"
                "ping:2,invalid:5")
@@ -174,9 +174,7 @@ def test_guest_limit_and_audit_use_the_forwarded_address(server: ServerProcess,
         return httpx.post(server.base + "/api/auth/guest", json={},
                           headers={"X-Forwarded-For": xff}).status_code
 
-    left = 60 - time.time() % 60  # the limit's window is a fixed minute of the clock:
-    if left < 5:  # not across its end (seen once: the 4th guest counted in the next one)
-        time.sleep(left + 0.05)
+    clear_of_minute_end()  # (seen once: the 4th guest counted in the next window)
     assert [guest("198.51.100.20") for _ in range(4)] == [200, 200, 200, 429]
     assert guest("198.51.100.21") == 200  # another visitor behind the same proxy
     assert guest("198.51.100.21, 198.51.100.20") == 429  # the last untrusted hop counts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import WS, Api, ServerProcess, connect, open_pair
+from tests.helpers import WS, Api, ServerProcess, clear_of_minute_end, connect, open_pair
 
 TTL_DAYS = 1.5 / 86_400  # 1.5 s
 
@@ -70,6 +70,7 @@ def test_guest_creation_has_a_global_budget(tmp_path: Path,
     srv = ServerProcess(tmp_path / "srv", KEFU_GUEST_GLOBAL_RATE_PER_MINUTE="5",
                         KEFU_GUEST_RATE_PER_MINUTE="100", KEFU_TRUSTED_PROXIES="127.0.0.1")
     spawned.append(srv.start())
+    clear_of_minute_end()
     codes = [httpx.post(srv.base + "/api/auth/guest", json={},
                         headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
              for i in range(1, 8)]
