@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,10 @@ class EmbeddedRedis:
             args, preexec_fn=die_with_parent, umask=0o077,  # noqa: PLW1509 - see there
             stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=0.5)
+        # no retries inside redis-py (its default backs off for seconds on a refused
+        # connection): this loop polls, and sees an early exit within 20 ms
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=0.5,
+                             retry=Retry(NoBackoff(), 0))
         try:
             while True:
                 if self.process.poll() is not None:
