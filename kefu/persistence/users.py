@@ -66,6 +66,17 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# KEYS: user, users index, guests index ('' for none).  ARGV: id, created, field/value
+# pairs → 1 created | 0 the id is taken
+CREATE_USER_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1]) end
+return 1
+"""
+
+
 def _user_from_hash(raw: dict[str, str]) -> User:
     return User(
         id=raw["id"],
@@ -138,14 +149,12 @@ class UserStore:
         if password is not None:
             fields.update(self.password_fields(password))
         key = self.keys.user(uid)
-        if not self.r.hsetnx(key, "id", uid):
+        # one script: a reader never sees a half-written user (two cluster nodes creating
+        # the bootstrap admin at once: the loser read a hash with only its id)
+        flat = [str(x) for pair in fields.items() for x in pair]
+        if not self.r.eval(CREATE_USER_LUA, 3, key, self.keys.users,
+                           self.keys.guests_seen if guest else "", uid, created, *flat):
             return None
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)
-        pipe.zadd(self.keys.users, {uid: created})
-        if guest:
-            pipe.zadd(self.keys.guests_seen, {uid: created})
-        pipe.execute()
         return _user_from_hash({k: str(v) for k, v in fields.items()})
 
     def verify_password(self, user_id: str, password: str) -> User | None:
