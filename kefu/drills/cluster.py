@@ -354,7 +354,13 @@ def run_one(cfg: ClusterDrillConfig, root: Path | None = None) -> ClusterRunResu
     if cfg.scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}")
     data = Path(tempfile.mkdtemp(prefix=f"cluster-{cfg.scenario}-{cfg.seed}-", dir=root))
-    drill = Drill(cfg, data)
+    return drive(Drill(cfg, data), data)
+
+
+def drive(drill: Drill, data: Path) -> ClusterRunResult:
+    """Start ``drill``'s lab, run it, stop every process; its data is removed unless the
+    run failed or ``keep`` was asked. Blocking (the failover drill's too)."""
+    cfg = drill.cfg
     started = time.monotonic()
     try:
         drill.lab.start()

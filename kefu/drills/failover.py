@@ -29,14 +29,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kefu.drills.cluster import ClusterDrillConfig, ClusterRunResult, Drill
+from kefu.drills.cluster import ClusterDrillConfig, ClusterRunResult, Drill, drive
 from kefu.drills.series import run_series
 from kefu.testing.cluster import ClusterLab, SharedRedis
 from kefu.testing.sentinel import SentinelLab, SentinelRedis
@@ -156,21 +155,9 @@ class FailoverDrill(Drill):
 def run_one(cfg: FailoverDrillConfig, root: Path | None = None) -> FailoverRunResult:
     """One run: start Sentinel and the nodes, drive, hold, kill, settle, count. Blocking."""
     data = Path(tempfile.mkdtemp(prefix=f"failover-{cfg.ack_replicas}-{cfg.seed}-", dir=root))
-    drill = FailoverDrill(cfg, data)
-    started = time.monotonic()
-    try:
-        drill.lab.start()
-        asyncio.run(drill.run())
-        drill.res.completed = True
-    finally:
-        codes = [n.terminate(30.0) for n in drill.lab.nodes]
-        drill.res.events.append(f"final exit codes {codes}")
-        drill.lab.stop()
-        drill.res.seconds = time.monotonic() - started
-        if not cfg.keep and drill.res.ok:
-            shutil.rmtree(data, ignore_errors=True)
-    assert isinstance(drill.res, FailoverRunResult)
-    return drill.res
+    res = drive(FailoverDrill(cfg, data), data)
+    assert isinstance(res, FailoverRunResult)
+    return res
 
 
 def main(args: Any) -> int:
