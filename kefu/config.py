@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # priority as a head start: a high customer counts as arrived this much earlier, a
     # low one this much later (docs/routing.md, "Aging"); "inf": strict priority
     priority_head_start_seconds: float = Field(default=300.0, ge=0)
+    # offer mode (teams with assignment "offer"): seconds an agent has to accept, and the
+    # expiries in a row after which it is set away (0: never)
+    offer_seconds: float = Field(default=20.0, gt=0, le=600)
+    offer_misses_away: int = Field(default=3, ge=0)
     agent_grace_seconds: float = 60.0
     session_idle_seconds: float = 1800.0
     restart_intensity: int = 5

@@ -45,6 +45,8 @@ class RejectReason(StrEnum):
     KEFU_HAS_SESSIONS = "kefu_has_sessions"
     TRANSFER_SAME_KEFU = "transfer_same_kefu"
     CUSTOMER_NOT_FOUND = "customer_not_found"
+    TEAM_NOT_FOUND = "team_not_found"
+    OFFER_GONE = "offer_gone"
     ACTOR_NOT_FOUND = "actor_not_found"
     # the system
     MAINTENANCE = "maintenance"
@@ -127,9 +129,37 @@ def switched(kefu_id: str, customer_id: str, session_id: str, switch_time: str |
 
 
 def queued(position: int, priority: str, estimated_wait_seconds: int,
-           waiting_since: int) -> bytes:
+           waiting_since: int, team: str | None = None) -> bytes:
+    """``position`` in the queue of ``team`` (None: the customers without a team)."""
     return encode("queued", position=position, priority=priority,
-                  estimated_wait_seconds=estimated_wait_seconds, waiting_since=waiting_since)
+                  estimated_wait_seconds=estimated_wait_seconds, waiting_since=waiting_since,
+                  team=team)
+
+
+def offer(offer_id: str, customer: dict[str, str], team: str | None, preview: str | None,
+          expires_at: str, expires_in_seconds: float) -> bytes:
+    """To an agent: a customer of ``team`` is offered to it until ``expires_at``; it
+    answers ``accept`` or ``decline`` with ``offer_id``."""
+    return encode("offer", offer_id=offer_id, customer=customer, team=team, preview=preview,
+                  expires_at=expires_at, expires_in_seconds=expires_in_seconds)
+
+
+def offer_closed(offer_id: str, customer_id: str, outcome: str) -> bytes:
+    """To the agent an offer was made to: it ended — ``accepted`` (``assigned`` follows or
+    came), ``declined``, ``expired``, ``withdrawn`` (the customer was assigned otherwise,
+    or the agent is no longer available)."""
+    return encode("offer_closed", offer_id=offer_id, customer_id=customer_id, outcome=outcome)
+
+
+def connecting(team: str | None) -> bytes:
+    """To a waiting customer: an agent is being connected (it was offered to one)."""
+    return encode("connecting", team=team)
+
+
+def away(reason: str, misses: int) -> bytes:
+    """To an agent the server set ``away`` (``missed_offers``: it let ``misses`` offers in
+    a row expire)."""
+    return encode("away", status="away", reason=reason, misses=misses)
 
 
 def waiting(view: dict[str, Any]) -> bytes:

@@ -28,9 +28,11 @@ from kefu.actors.messages import (
     Rejected,
     SessionChanged,
 )
+from kefu.actors.offering import Offering
 from kefu.actors.routing import AgentSlot, QueueEntry, explain_choice, explain_pick
 from kefu.actors.runtime import Runtime
 from kefu.actors.seats import Seats
+from kefu.actors.team_rules import TeamBook
 from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import Priority, SessionStatus, iso, now, session_id
 from kefu.persistence import dispatch
@@ -40,6 +42,15 @@ from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
 Result = Accepted | Rejected
+
+
+def team_of(meta: dict[str, str]) -> str | None:
+    """The team a session was routed for (its stored ``routing``), if any."""
+    try:
+        team = orjson.loads(meta.get("routing") or b"{}").get("team")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return team if isinstance(team, str) else None
 UNAVAILABLE = Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
 
 
@@ -51,60 +62,102 @@ class Assigner:
     assignments: dict[str, str] = field(default_factory=dict)  # kehu id → active session
     avg_session_seconds: float = 300.0  # a moving average, for the queue's estimates
     on_stale: Callable[[], None] = lambda: None  # reload the dispatcher's state
+    book: TeamBook = field(default_factory=TeamBook)  # the teams' rules
+    offering: Offering = field(init=False)  # the offers out (teams in offer mode)
+
+    def __post_init__(self) -> None:
+        self.offering = Offering(self)
 
     # --- the queue ----------------------------------------------------------------------
 
     def push_positions(self, only: str | None = None) -> None:
         """``queued`` to every waiting kehu whose position or estimate changed."""
-        for kehu_id, frame in self.queue.positions(self.seats.online_capacity(),
+        for kehu_id, frame in self.queue.positions(self.team_capacity,
                                                    self.avg_session_seconds, only):
             self.rt.outbox.to_users([kehu_id], frame)
 
-    def enqueue(self, kehu_id: str, name: str, priority: Priority, note: str | None,
-                front: bool = False) -> Result:
+    def team_capacity(self, team: str | None) -> int:
+        """Online seats of the agents that serve ``team`` (all agents: no team)."""
+        return self.seats.online_capacity(self.book.reach(team, 0.0))
+
+    def enqueue(self, entry: QueueEntry) -> Result:
         try:
-            self.queue.put(self.rt.store, QueueEntry(kehu_id=kehu_id, kehu_name=name,
-                                                     priority=priority, waiting_since=now(),
-                                                     note=note, front=front), self.fence)
+            self.queue.put(self.rt.store, entry, self.fence)
         except REDIS_ERRORS:
             return UNAVAILABLE
         return Accepted()
 
-    def serve(self, kehu_id: str, name: str, priority: Priority, note: str | None) -> Result:
-        """A kehu asks for service: straight to an agent with room when nobody waits
-        ahead of it (no queue entry written), else into the queue and as many waiting
-        kehu as there are seats are assigned."""
-        if not self.queue.entries and kehu_id not in self.assignments:
-            slot, why = self.pick()
+    def serve(self, kehu_id: str, name: str, priority: Priority, note: str | None,
+              team: str | None = None) -> Result:
+        """A kehu asks for service (through ``team``, or any agent): straight to an agent
+        with room when nobody waits (no queue entry written), else into the queue and as
+        many waiting kehu as there are seats are assigned."""
+        if not self.queue.entries and kehu_id not in self.assignments \
+                and not self.offers_for(team):
+            slot, why = self.pick(team, 0.0)
             if slot is not None:
                 result = self.open(kehu_id, name, slot, routing=why)
                 self.push_positions()
                 return result
-        result = self.enqueue(kehu_id, name, priority, note)
+        result = self.enqueue(QueueEntry(kehu_id=kehu_id, kehu_name=name, priority=priority,
+                                         waiting_since=now(), note=note, team=team))
         if isinstance(result, Accepted):
             self.fill_seats()
         return result
 
+    def offers_for(self, team: str | None) -> bool:
+        """Is ``team`` in offer mode (its customers are offered, not assigned)?"""
+        rule = self.book.get(team)
+        return rule is not None and rule.assignment == "offer"
+
     def fill_seats(self) -> None:
-        """Give waiting kehu to agents with room until one side runs out."""
-        while self.queue.entries:
-            slot, why = self.pick()
-            head = self.queue.head()
-            if slot is None or head is None:
+        """Give waiting kehu to agents with room until no waiting kehu has one in its
+        reach: in queue order, each to an agent of its team (``team_rules``) — or, for a
+        team in offer mode, offer it to that agent (``offering``)."""
+        while self.queue.entries and self.seats.anyone_available():
+            at = now()
+            for entry in self.queue.ordered():
+                if entry.kehu_id in self.offering.out:
+                    continue  # an agent is deciding
+                waited = max(at - entry.waiting_since, 0.0)
+                slot, why = self.pick(entry.team, waited,
+                                      self.offering.excluded(entry.kehu_id))
+                if slot is not None:
+                    break
+            else:
                 break
-            waited = round(max(now() - head.waiting_since, 0.0), 1)
-            if isinstance(self.open(head.kehu_id, head.kehu_name, slot,
-                                    routing={**why, "waited_seconds": waited}), Rejected):
+            why = {**why, "waited_seconds": round(waited, 1)}
+            if self.offers_for(entry.team):
+                if not self.offering.make(entry, slot, why):
+                    break
+            elif isinstance(self.open(entry.kehu_id, entry.kehu_name, slot,
+                                      transferred_from=entry.previous, routing=why),
+                            Rejected):
                 break
         self.push_positions()
 
-    def pick(self) -> tuple[AgentSlot | None, dict[str, Any]]:
-        """An agent with room by the configured strategy, and why (``explain_pick``)."""
+    def pick(self, team: str | None, waited: float, passed: set[str] | None = None
+             ) -> tuple[AgentSlot | None, dict[str, Any]]:
+        """An agent with room in the reach of a customer of ``team`` who waited
+        ``waited`` seconds, by the configured strategy, and why (``explain_pick``).
+        Agents in ``passed`` (declined or missed an offer of it) only when nobody else
+        can take it."""
         strategy = self.rt.settings.assign_strategy
-        slot = self.seats.pick(strategy)
+        reach = self.book.reach(team, waited)
+        rule = self.book.get(team)
+        skills = rule.members if rule is not None else None
+        slot = self.seats.pick(strategy, reach, skills, passed)
+        if slot is None and passed:
+            passed = None
+            slot = self.seats.pick(strategy, reach, skills)
         if slot is None:
             return None, {}
-        return slot, explain_pick(list(self.seats.agents.values()), strategy, slot)
+        why = explain_pick(list(self.seats.agents.values()), strategy, slot, reach, skills,
+                           passed)
+        if rule is not None:
+            why["team"] = rule.team_id
+            why["overflowed"] = self.book.overflowed(team, waited)
+        return slot, why
 
     def assign(self, msg: AssignCustomer) -> Result:
         if msg.kehu_id in self.assignments:
@@ -117,7 +170,9 @@ class Assigner:
                 return Rejected(reason=RejectReason.KEFU_NOT_FOUND)
             if not slot.has_room and not msg.force:
                 return Rejected(reason=RejectReason.KEFU_FULL)
+            waiting = self.queue.entries.get(msg.kehu_id)
             result = self.open(msg.kehu_id, msg.kehu_name, slot, force=msg.force,
+                               transferred_from=waiting.previous if waiting else "",
                                routing=explain_choice("admin", slot.kefu_id,
                                                       forced=msg.force,
                                                       load=slot.load,
@@ -148,7 +203,9 @@ class Assigner:
             if not slot.has_room:
                 return Rejected(reason=RejectReason.KEFU_FULL)
             result = self.open(entry.kehu_id, entry.kehu_name, slot,
-                               routing=explain_choice("agent", slot.kefu_id, slot.kefu_id))
+                               transferred_from=entry.previous,
+                               routing=explain_choice("agent", slot.kefu_id, slot.kefu_id,
+                                                      team=entry.team))
             self.push_positions()
             if isinstance(result, Rejected):
                 return result
@@ -170,17 +227,20 @@ class Assigner:
 
     def open(self, kehu_id: str, kehu_name: str, slot: AgentSlot, transferred_from: str = "",
              closing: dispatch.Command | None = None, force: bool = False,
-             routing: dict[str, Any] | None = None) -> Result:
+             routing: dict[str, Any] | None = None, offer_id: str = "") -> Result:
         """Open ``kehu:kefu`` (moving the kehu's waiting messages into it); for a
         transfer, after the close of the old session (``closing``) in the same script.
+        ``transferred_from``: the kehu's previous session (a transfer's, or the one it
+        was requeued from: its history follows it).
         ``force``: an admin's assignment past the kefu's capacity; ``routing``: why this
-        agent (stored with the session)."""
+        agent (stored with the session); ``offer_id``: the offer ``slot`` accepted (the
+        script refuses if it is no longer out to it). Any offer of the kehu ends here."""
         sid = session_id(kehu_id, slot.kefu_id)
         t = now()
         why = orjson.dumps({**(routing or {}), "at": iso(t)}) if routing else b""
         opening = dispatch.open_session_command(
             self.rt.store, sid, kehu_id, slot.kefu_id, t, transferred_from, kehu_name,
-            slot.name, self.rt.settings.dedup_ttl_seconds, force, why)
+            slot.name, self.rt.settings.dedup_ttl_seconds, force, why, offer_id)
         try:
             opened = (dispatch.transfer_session(self.rt.store, closing, opening, self.fence)
                       if closing is not None
@@ -192,13 +252,14 @@ class Assigner:
         if closing is not None:  # the transfer's old session is closed: let it go
             self.released(transferred_from, opened.closed_generation)
         self.queue.taken(kehu_id)
+        self.offering.forget(kehu_id, "accepted" if offer_id else "withdrawn")
         self.assignments[kehu_id] = sid
         slot.active.add(sid)
         slot.last_assigned_at = t
         self.rt.session(sid).tell(SessionChanged(generation=opened.generation))
         self.rt.agent(slot.kefu_id).tell(CustomerAssigned(kehu_id=kehu_id, session_id=sid))
         summary = self.summary(sid, kehu_name, slot, transferred_from or None)
-        if not transferred_from:
+        if closing is None:  # (a transfer's frames are the caller's)
             self.rt.outbox.to_users([kehu_id, slot.kefu_id], protocol.assigned(
                 summary, {"id": slot.kefu_id, "name": slot.name},
                 {"id": kehu_id, "name": kehu_name}))
@@ -225,7 +286,9 @@ class Assigner:
         self.rt.event("warning", "dispatcher:main", "stale_state", reason=refused.reason,
                       detail=refused.detail)
         self.on_stale()
-        return Rejected(reason=RejectReason(refused.reason))
+        known = refused.reason in RejectReason.__members__.values()
+        return Rejected(reason=RejectReason(refused.reason) if known
+                        else RejectReason.STORAGE_UNAVAILABLE)
 
     def released(self, sid: str, generation: int) -> None:
         """Memory and tells once ``sid`` was closed in Redis."""
@@ -299,13 +362,50 @@ class Assigner:
         self.fill_seats()
         return Accepted(data=data)
 
+    def transfer_to_team(self, sid: str, team: str, by: str, reason: str | None,
+                         note: str | None) -> Result:
+        """Close ``sid`` and put its kehu at the front of ``team``'s queue (one script);
+        the next agent of the team with room gets it, with its history."""
+        kehu_id, from_kefu = sid.split(":")
+        if self.assignments.get(kehu_id) != sid:
+            return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
+        if self.book.get(team) is None:
+            return Rejected(reason=RejectReason.TEAM_NOT_FOUND)
+        at = now()
+        entry = QueueEntry(kehu_id=kehu_id, kehu_name=self.meta(sid).get("kehu_name") or kehu_id,
+                           waiting_since=at, note=note, front=True, team=team, previous=sid)
+        closing = dispatch.close_session_command(
+            self.rt.store, sid, SessionStatus.TRANSFERRED.value, at, "transferred",
+            requeue_json=self.queue.entry_json(entry), transferred_to=f"team:{team}")
+        try:
+            generation = dispatch.close_session(self.rt.store, closing, self.fence)
+        except REDIS_ERRORS:
+            return UNAVAILABLE
+        if isinstance(generation, Refused):
+            return self.stale(generation)
+        self.released(sid, generation)
+        self.queue.requeued(entry)  # the close script queued it in Redis
+        data = {"session_id": sid, "from_kefu_id": from_kefu, "to_kefu_id": None,
+                "to_team": team, "transfer_time": iso(at), "reason": reason, "note": note,
+                "new_session_id": None}
+        self.rt.outbox.to_users([kehu_id, from_kefu], protocol.session_ended(
+            sid, "transferred_to_team", by, iso(at)))
+        self.rt.event("info", "dispatcher", "transferred_to_team", session_id=sid, team=team)
+        self.fill_seats()
+        new_sid = self.assignments.get(kehu_id)
+        return Accepted(data={**data, "new_session_id": new_sid,
+                              "to_kefu_id": new_sid.split(":")[1] if new_sid else None,
+                              "status": "assigned" if new_sid else "queued"})
+
     def requeue_agent(self, slot: AgentSlot) -> None:
-        """The agent stayed away past the grace period: its kehu go to the front."""
+        """The agent stayed away past the grace period: its kehu go to the front of
+        their team's queue, their history with them."""
         for sid in sorted(slot.active):
             kehu_id = sid.split(":")[0]
-            entry = QueueEntry(kehu_id=kehu_id,
-                               kehu_name=self.meta(sid).get("kehu_name") or kehu_id,
-                               priority=Priority.NORMAL, waiting_since=now(), front=True)
+            meta = self.meta(sid)
+            entry = QueueEntry(kehu_id=kehu_id, kehu_name=meta.get("kehu_name") or kehu_id,
+                               priority=Priority.NORMAL, waiting_since=now(), front=True,
+                               team=team_of(meta), previous=sid)
             closing = dispatch.close_session_command(
                 self.rt.store, sid, SessionStatus.COMPLETED.value, now(), "agent_offline",
                 requeue_json=self.queue.entry_json(entry))

@@ -25,6 +25,7 @@ from kefu.actors.messages import (
     ActorMessage,
     AgentFiguresAdded,
     AgentPresence,
+    AnswerOffer,
     AssignCustomer,
     CustomerMessage,
     CustomerPresence,
@@ -38,6 +39,7 @@ from kefu.actors.messages import (
     SetAgentStatus,
     SetMaintenance,
     SwitchCustomer,
+    TeamsChanged,
     Tick,
     TransferSession,
     UnregisterAgent,
@@ -45,10 +47,12 @@ from kefu.actors.messages import (
 from kefu.actors.node_presence import NodePresence
 from kefu.actors.routing import AgentSlot
 from kefu.actors.seats import Seats
+from kefu.actors.team_rules import TeamBook
 from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import AgentStatus, Priority, UserType, iso, now, split_session_id
 from kefu.persistence import dispatch
 from kefu.persistence import maintenance as maintenance_store
+from kefu.persistence import teams as teams_store
 from kefu.persistence.fencing import Fenced
 from kefu.persistence.redis import REDIS_ERRORS, OutcomeUnknown
 from kefu.protocol import RejectReason
@@ -74,9 +78,12 @@ class Dispatcher(SupervisedActor):
         self.queue = WaitingQueue.from_snapshot(snap.queue, online,
                                                 rt.settings.priority_head_start_seconds)
         self.waiting_pushed = -1  # the queue version last pushed to the agents
+        self.overflowed: set[str] = set()  # waiting kehu past their team's overflow time
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
-                             on_stale=self.load)
+                             on_stale=self.load,
+                             book=TeamBook.from_views(teams_store.all_teams(rt.store)))
         self.maintenance = MaintenanceSwitch(maintenance_store.load(rt.store))
+        self.desk.offering.restore(snap.offers)
         for sid in snap.assignments.values():
             rt.session(sid).ensure_started()
 
@@ -101,8 +108,20 @@ class Dispatcher(SupervisedActor):
             case TransferSession():
                 if split_session_id(msg.session_id) is None:
                     return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
+                if msg.to_team is not None:
+                    return self.desk.transfer_to_team(msg.session_id, msg.to_team,
+                                                      msg.by_user, msg.reason, msg.note)
+                if msg.to_kefu_id is None:
+                    return Rejected(reason=RejectReason.BAD_REQUEST)
                 return self.desk.transfer(msg.session_id, msg.to_kefu_id, msg.by_user,
                                           msg.reason, msg.note)
+            case TeamsChanged():
+                return self._handle_teams_changed()
+            case AnswerOffer():
+                result = self.desk.offering.answer(msg.kefu_id, msg.offer_id, msg.accept)
+                if isinstance(result, Rejected):
+                    return self._refused(msg.conn_id, result, msg.offer_id)
+                return result
             case EndSession():
                 if split_session_id(msg.session_id) is None:
                     return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
@@ -114,7 +133,9 @@ class Dispatcher(SupervisedActor):
             case GetDispatcherState():
                 return Accepted(data={"queue": [e.kehu_id for e in self.queue.ordered()],
                                       "assignments": dict(self.desk.assignments),
-                                      "agents": self.seats.state_view(), "time": iso(now())})
+                                      "agents": self.seats.state_view(),
+                                      "offers": self.desk.offering.view(),
+                                      "time": iso(now())})
             case AgentFiguresAdded():
                 return self._handle_figures(msg)
             case Tick():
@@ -184,7 +205,11 @@ class Dispatcher(SupervisedActor):
                 reason=RejectReason.ALREADY_IN_SESSION), None)
         if self.maintenance.on and msg.kehu_id not in self.queue:
             return self.maintenance.refuse(self.rt, msg.conn_id, None)
-        result = self.desk.serve(msg.kehu_id, msg.kehu_name, msg.priority, msg.note)
+        if msg.team is not None and self.desk.book.get(msg.team) is None:
+            return self._refused(msg.conn_id, Rejected(reason=RejectReason.TEAM_NOT_FOUND),
+                                 None)
+        result = self.desk.serve(msg.kehu_id, msg.kehu_name, msg.priority, msg.note,
+                                 msg.team)
         if isinstance(result, Rejected):
             return self._refused(msg.conn_id, result, None)
         return Accepted(data={"session_id": self.desk.assignments.get(msg.kehu_id)})
@@ -233,6 +258,7 @@ class Dispatcher(SupervisedActor):
         if slot.active:
             return Rejected(reason=RejectReason.KEFU_HAS_SESSIONS,
                             params={"count": len(slot.active)})
+        self.desk.offering.withdraw_agent(slot.kefu_id)
         try:
             dispatch.forget_figures(self.rt.store, slot.kefu_id)
         except REDIS_ERRORS:
@@ -276,11 +302,25 @@ class Dispatcher(SupervisedActor):
             return Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
         before = slot.effective_status
         slot.status = msg.status
+        if slot.status is not AgentStatus.ONLINE:
+            self.desk.offering.withdraw_agent(slot.kefu_id)
+        else:
+            self.desk.offering.misses.pop(slot.kefu_id, None)
         if slot.effective_status is not before:
             self._broadcast_presence(slot)
         self.desk.fill_seats()
         return Accepted(data={"user_id": slot.kefu_id, "status": slot.status.value,
                               "effective_status": slot.effective_status.value})
+
+    def _handle_teams_changed(self) -> Any:
+        try:
+            self.desk.book = TeamBook.from_views(teams_store.all_teams(self.rt.store))
+        except REDIS_ERRORS:
+            return Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
+        self.queue.dirty = True  # reaches, positions and estimates may have changed
+        self.queue.version += 1  # and what each console lists
+        self.desk.fill_seats()
+        return Accepted()
 
     def _handle_figures(self, msg: AgentFiguresAdded) -> None:
         slot = self.seats.get(msg.kefu_id)
@@ -319,15 +359,36 @@ class Dispatcher(SupervisedActor):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None
                     and msg.now - slot.disconnected_at >= grace):
                 self.desk.requeue_agent(slot)
+        self._note_overflows(msg.now)
+        self.desk.offering.expire(msg.now)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
         self._push_waiting(msg.now)
 
+    def _note_overflows(self, at: float) -> None:
+        """A waiting customer whose team's overflow time passed reaches more agents:
+        their consoles must list it (a new queue version)."""
+        book = self.desk.book
+        over = {e.kehu_id for e in self.queue.entries.values()
+                if book.overflowed(e.team, at - e.waiting_since)}
+        if over - self.overflowed:
+            self.queue.version += 1
+            self.queue.dirty = True
+        self.overflowed = over
+
     def _push_waiting(self, at: float) -> None:
-        """The queue changed since the last tick: its list to every online agent (the
-        consoles no longer poll)."""
+        """The queue changed since the last tick: to every online agent the customers it
+        could take (its teams', those without a team, those overflowed to it; the
+        consoles no longer poll). Agents in the same teams get the same frame."""
         if self.queue.version == self.waiting_pushed:
             return
         self.waiting_pushed = self.queue.version
-        agents = [s.kefu_id for s in self.seats.agents.values() if s.connections > 0]
-        if agents:
-            self.rt.outbox.to_users(agents, protocol.waiting(self.queue.pushed_view(at)))
+        book = self.desk.book
+        groups: dict[frozenset[str], list[str]] = {}
+        for slot in self.seats.agents.values():
+            if slot.connections > 0:
+                groups.setdefault(frozenset(book.teams_of(slot.kefu_id)), []).append(
+                    slot.kefu_id)
+        for agents in groups.values():
+            view = self.queue.pushed_view(at, visible=lambda e, k=agents[0]: book.sees(
+                k, e.team, at - e.waiting_since))
+            self.rt.outbox.to_users(agents, protocol.waiting(view))

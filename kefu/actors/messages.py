@@ -77,6 +77,7 @@ class RequestService(ActorMessage):
     priority: Priority = Priority.NORMAL
     note: str | None = None
     conn_id: int | None = None
+    team: str | None = None  # the team it enters through (None: any agent)
 
 
 @dataclass(**_MSG)
@@ -145,11 +146,29 @@ class AssignCustomer(ActorMessage):
 
 @dataclass(**_MSG)
 class TransferSession(ActorMessage):
+    """To an agent (``to_kefu_id``) or to the front of a team's queue (``to_team``)."""
+
     session_id: str
-    to_kefu_id: str
+    to_kefu_id: str | None
     by_user: str
     reason: str | None = None
     note: str | None = None
+    to_team: str | None = None
+
+
+@dataclass(**_MSG)
+class AnswerOffer(ActorMessage):
+    """An agent accepts (or declines) the customer offered to it."""
+
+    kefu_id: str
+    offer_id: str
+    accept: bool
+    conn_id: int | None = None
+
+
+@dataclass(**_MSG)
+class TeamsChanged(ActorMessage):
+    """An admin changed a team or its members: the dispatcher reads the teams again."""
 
 
 @dataclass(**_MSG)

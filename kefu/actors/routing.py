@@ -23,6 +23,7 @@ class AgentSlot:
     connections: int = 0
     disconnected_at: float | None = None
     active: set[str] = field(default_factory=set)
+    reserved: set[str] = field(default_factory=set)  # kehu offered to it: seats held
     last_assigned_at: float = 0.0
     resp_total: float = 0.0
     resp_count: int = 0
@@ -31,7 +32,8 @@ class AgentSlot:
 
     @property
     def load(self) -> int:
-        return len(self.active)
+        """Seats taken: its sessions and the offers it holds."""
+        return len(self.active) + len(self.reserved)
 
     @property
     def online(self) -> bool:
@@ -86,6 +88,8 @@ class QueueEntry:
     waiting_since: float = 0.0
     note: str | None = None
     front: bool = False  # requeued after its agent left: ahead of everyone
+    team: str | None = None  # the team it entered through (None: any agent)
+    previous: str = ""  # its session before it was requeued (history follows it)
 
     def sort_key(self, head_start: float = math.inf) -> tuple[int, float, int, float, str]:
         """The queue's order: requeued first, then the smallest *effective arrival*
@@ -110,20 +114,29 @@ class RoundRobin:
     last: str | None = None
 
 
-def pick_agent(slots: list[AgentSlot], strategy: str, rr: RoundRobin) -> AgentSlot | None:
-    """Choose an available agent by strategy; None when nobody has room."""
+def pick_agent(slots: list[AgentSlot], strategy: str, rr: RoundRobin,
+               skills: dict[str, int] | None = None) -> AgentSlot | None:
+    """Choose an available agent by strategy; None when nobody has room. ``skills``
+    (kefu id → skill in the customer's team): between agents the strategy ranks equal,
+    the higher skill wins."""
     candidates = [s for s in slots if s.available]
     if not candidates:
         return None
+    known = skills or {}
+
+    def skill(s: AgentSlot) -> int:
+        return known.get(s.kefu_id, 0)
+
     if strategy == "round_robin":
         ordered = sorted(candidates, key=lambda s: s.kefu_id)
         chosen = next((s for s in ordered if rr.last is None or s.kefu_id > rr.last),
                       ordered[0])
         rr.last = chosen.kefu_id
         return chosen
-    least = min(candidates, key=lambda s: (s.utilization, s.last_assigned_at, s.kefu_id))
+    least = min(candidates, key=lambda s: (s.utilization, -skill(s), s.last_assigned_at,
+                                           s.kefu_id))
     if strategy == "efficiency":
-        return max(candidates, key=lambda s: (efficiency_score(s), -s.utilization,
+        return max(candidates, key=lambda s: (efficiency_score(s), -s.utilization, skill(s),
                                               -s.last_assigned_at, s.kefu_id == least.kefu_id))
     return least
 
@@ -143,15 +156,21 @@ def skip_reason(slot: AgentSlot) -> str | None:
     return None
 
 
-def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot) -> dict[str, object]:
+def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot,
+                 reach: set[str] | None = None, skills: dict[str, int] | None = None,
+                 passed: set[str] | None = None) -> dict[str, object]:
     """Why ``chosen`` got the customer (call it before the assignment changes the loads):
     the strategy, the candidates with their scores (the chosen one first, then the next
-    best), the other agents with why each was skipped — at most ``EXPLAINED`` of each,
-    with the totals — what ``GET /api/sessions/{id}/routing`` shows (docs/routing.md)."""
+    best), the other agents with why each was skipped (``not_in_team``: outside the
+    customer's ``reach``; ``declined``: it declined or missed an offer of this customer,
+    in ``passed``) — at most ``EXPLAINED`` of each, with the totals — what
+    ``GET /api/sessions/{id}/routing`` shows (docs/routing.md)."""
     candidates = []
     skipped = []
     for slot in sorted(slots, key=lambda s: s.kefu_id):
-        reason = skip_reason(slot)
+        reason = ("not_in_team" if reach is not None and slot.kefu_id not in reach
+                  else "declined" if passed and slot.kefu_id in passed
+                  else skip_reason(slot))
         if reason is not None:
             skipped.append({"kefu_id": slot.kefu_id, "reason": reason,
                             "load": slot.load, "max_sessions": slot.max_sessions})
@@ -161,13 +180,15 @@ def explain_pick(slots: list[AgentSlot], strategy: str, chosen: AgentSlot) -> di
                            "utilization": round(slot.utilization, 3),
                            "efficiency_score": efficiency_score(slot),
                            "last_assigned_at": slot.last_assigned_at,
+                           **({"skill": skills.get(slot.kefu_id, 0)} if skills else {}),
                            "chosen": slot.kefu_id == chosen.kefu_id})
-    rule = {"least_loaded": "lowest utilization, then the longest since an assignment",
+    rule = {"least_loaded": ("lowest utilization, then the highest skill in the team, then "
+                             "the longest since an assignment"),
             "round_robin": "the next agent id after the last one chosen",
             "efficiency": "highest efficiency score, then the lowest utilization"}
     order = {"efficiency": lambda c: (-c["efficiency_score"], c["utilization"]),
              "round_robin": lambda c: 0}.get(
-        strategy, lambda c: (c["utilization"], c["last_assigned_at"]))
+        strategy, lambda c: (c["utilization"], -c.get("skill", 0), c["last_assigned_at"]))
     ranked = sorted(candidates, key=lambda c: (not c["chosen"], order(c), c["kefu_id"]))
     counts: dict[str, int] = {}
     for s in skipped:

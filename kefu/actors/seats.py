@@ -49,18 +49,30 @@ class Seats:
     def __contains__(self, kefu_id: object) -> bool:
         return kefu_id in self.agents
 
-    def pick(self, strategy: str) -> AgentSlot | None:
-        """An online agent with room, by ``strategy``; None when there is none."""
-        return pick_agent(list(self.agents.values()), strategy, self.rr)
+    def pick(self, strategy: str, reach: set[str] | None = None,
+             skills: dict[str, int] | None = None,
+             exclude: set[str] | None = None) -> AgentSlot | None:
+        """An online agent with room among ``reach`` (None: all) and not in ``exclude``,
+        by ``strategy`` (``skills`` break ties); None when there is none."""
+        slots = [s for s in self.agents.values()
+                 if (reach is None or s.kefu_id in reach)
+                 and (not exclude or s.kefu_id not in exclude)]
+        return pick_agent(slots, strategy, self.rr, skills)
 
-    def online_capacity(self) -> int:
-        """Seats of the agents online (the queue's wait estimates)."""
-        return sum(s.max_sessions for s in self.agents.values() if s.online)
+    def anyone_available(self) -> bool:
+        return any(s.available for s in self.agents.values())
+
+    def online_capacity(self, reach: set[str] | None = None) -> int:
+        """Seats of the agents online among ``reach`` (None: all) — the queue's wait
+        estimates."""
+        return sum(s.max_sessions for s in self.agents.values()
+                   if s.online and (reach is None or s.kefu_id in reach))
 
     def state_view(self) -> dict[str, dict[str, Any]]:
         """Each agent's live figures, for operators and the agent views."""
         return {k: {"status": s.status.value, "connections": s.connections,
                     "active": sorted(s.active), "max_sessions": s.max_sessions,
+                    "reserved": sorted(s.reserved),
                     "last_assigned_at": s.last_assigned_at, "name": s.name,
                     "avg_response": s.avg_response, "satisfaction": s.satisfaction,
                     "totals": [s.resp_total, s.resp_count, s.sat_total, s.sat_count]}

@@ -10,6 +10,7 @@ memory; the open script removes an entry when its kehu is assigned.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,8 @@ class WaitingQueue:
                 kehu_id=kehu_id, kehu_name=data.get("name", kehu_id),
                 priority=Priority(data.get("priority", "normal")),
                 waiting_since=float(data.get("since", 0)), note=data.get("note"),
-                front=bool(data.get("front")))
+                front=bool(data.get("front")), team=data.get("team") or None,
+                previous=data.get("previous") or "")
         return cls(entries=entries, online=set(online), head_start=head_start)
 
     def __contains__(self, kehu_id: object) -> bool:
@@ -68,7 +70,8 @@ class WaitingQueue:
         if old is not None:
             entry = QueueEntry(kehu_id=entry.kehu_id, kehu_name=entry.kehu_name,
                                priority=entry.priority, waiting_since=old.waiting_since,
-                               note=entry.note or old.note, front=old.front or entry.front)
+                               note=entry.note or old.note, front=old.front or entry.front,
+                               team=entry.team or old.team, previous=old.previous or entry.previous)
         dispatch.put_queue_entry(store, entry.kehu_id, self.entry_json(entry), fence)
         self.entries[entry.kehu_id] = entry
         self.sent.pop(entry.kehu_id, None)
@@ -97,40 +100,50 @@ class WaitingQueue:
              "status": "Online" if e.kehu_id in self.online else "Offline",
              "waiting_since": int(e.waiting_since),
              "waiting_duration_seconds": int(at - e.waiting_since),
-             "priority": e.priority.value, "note": e.note, "position": i + 1}
+             "priority": e.priority.value, "note": e.note, "position": i + 1,
+             "team": e.team}
             for i, e in enumerate(self.ordered())
         ]
         return {"waiting_customers": waiting, "total": len(waiting)}
 
-    def pushed_view(self, at: float, limit: int = PUSHED) -> dict[str, Any]:
+    def pushed_view(self, at: float, limit: int = PUSHED,
+                    visible: Callable[[QueueEntry], bool] | None = None) -> dict[str, Any]:
         """The waiting list as the agents' consoles get it (``waiting`` frame): the first
-        ``limit`` customers and the total."""
-        view = self.waiting_view(at)
-        return {"waiting_customers": view["waiting_customers"][:limit], "total": view["total"]}
+        ``limit`` customers and the total — of those ``visible`` to the agent (the
+        customers it could take: its teams', those without a team, overflowed ones)."""
+        waiting = [c for c, e in zip(self.waiting_view(at)["waiting_customers"],
+                                     self.ordered(), strict=True)
+                   if visible is None or visible(e)]
+        return {"waiting_customers": waiting[:limit], "total": len(waiting)}
 
     @staticmethod
     def entry_json(entry: QueueEntry) -> bytes:
         return dispatch.queue_entry_json(entry.kehu_name, entry.priority.value,
-                                         entry.waiting_since, entry.note, entry.front)
+                                         entry.waiting_since, entry.note, entry.front,
+                                         entry.team, entry.previous)
 
-    def positions(self, seats: int, avg_session_seconds: float,
+    def positions(self, seats: Callable[[str | None], int], avg_session_seconds: float,
                   only: str | None = None) -> list[tuple[str, bytes]]:
         """The ``queued`` frames to push: (kehu id, frame) for every kehu whose position
-        or estimate changed (``only``: that kehu, whatever it was last sent)."""
+        or estimate changed (``only``: that kehu, whatever it was last sent). A
+        position counts the customers ahead in the same team's queue; ``seats(team)``:
+        the online seats that serve it, for the estimate."""
         if not self.dirty and only is None:
             return []
         if only is not None:
             self.sent.pop(only, None)
         out = []
-        for pos, entry in enumerate(self.ordered(), start=1):
+        ahead: dict[str | None, int] = {}
+        for entry in self.ordered():
+            pos = ahead[entry.team] = ahead.get(entry.team, 0) + 1
             if only is not None and entry.kehu_id != only:
                 continue
-            estimate = estimate_wait(pos, seats, avg_session_seconds)
+            estimate = estimate_wait(pos, seats(entry.team), avg_session_seconds)
             if self.sent.get(entry.kehu_id) == (pos, estimate):
                 continue
             self.sent[entry.kehu_id] = (pos, estimate)
             out.append((entry.kehu_id, protocol.queued(
-                pos, entry.priority.value, estimate, int(entry.waiting_since))))
+                pos, entry.priority.value, estimate, int(entry.waiting_since), entry.team)))
         if only is None:
             self.dirty = False
         return out

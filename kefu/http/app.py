@@ -53,6 +53,7 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"/api/sessions/{SID}/statistics", sessions.SessionStatisticsHandler, s),
         (rf"/api/sessions/{SID}/routing", sessions.SessionRoutingHandler, s),
         (r"/api/teams", teams.TeamsHandler, s),
+        (r"/api/widget/teams", teams.WidgetTeamsHandler, s),
         (rf"/api/teams/{ID}", teams.TeamHandler, s),
         (rf"/api/teams/{ID}/members/{ID}", teams.TeamMemberHandler, s),
         (rf"/api/sessions/{SID}", sessions.SessionDetailHandler, s),

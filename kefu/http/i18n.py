@@ -44,6 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status_updated": ("用户状态已更新", "User status updated"),
     "session_detail_ok": ("获取会话详情成功", "Session details"),
     "session_messages_ok": ("获取会话消息成功", "Session messages"),
+    "session_transferred_team": ("会话已转接到团队 {team}", "Session transferred to team {team}"),
     "session_transferred": ("会话已成功转接给客服 {to_kefu_id}",
                             "Session transferred to agent {to_kefu_id}"),
     "session_ended_ok": ("会话已结束", "Session ended"),

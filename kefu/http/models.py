@@ -42,9 +42,21 @@ class StatusBody(Body):
 
 
 class TransferBody(Body):
-    to_kefu_id: UserId
+    """To an agent (``to_kefu_id``, seed 1.4) or to the front of a team's queue
+    (``to_team``): exactly one of them."""
+
+    to_kefu_id: UserId | None = None
+    to_team: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] | None = None
     reason: Note | None = None
     note: Note | None = None
+
+    def target_error(self) -> dict[str, str] | None:
+        """The 400's details when not exactly one target is named."""
+        if self.to_kefu_id is None and self.to_team is None:
+            return {"to_kefu_id": "required (or to_team)"}
+        if self.to_kefu_id is not None and self.to_team is not None:
+            return {"to_team": "not with to_kefu_id: one target"}
+        return None
 
 
 class AssignBody(Body):

@@ -23,6 +23,7 @@ from kefu import protocol
 from kefu.actors.messages import (
     AgentMessage,
     AgentPresence,
+    AnswerOffer,
     CustomerMessage,
     CustomerPresence,
     MarkRead,
@@ -40,6 +41,7 @@ from kefu.http.state import AppState
 from kefu.http.wire import (
     FrameError,
     MessageFrame,
+    OfferAnswerFrame,
     PingFrame,
     RateFrame,
     ReadFrame,
@@ -210,7 +212,7 @@ class ChatSocket(WebSocketHandler):
                     return
                 self.state.rt.dispatcher().tell(RequestService(
                     kehu_id=self.user.id, kehu_name=self.user.name, priority=parsed.priority,
-                    note=parsed.note, conn_id=self.conn.id))
+                    note=parsed.note, conn_id=self.conn.id, team=parsed.team))
             case SwitchFrame():
                 self._on_switch(parsed)
             case RateFrame():
@@ -223,6 +225,8 @@ class ChatSocket(WebSocketHandler):
                                             comment=parsed.comment, conn_id=self.conn.id))
             case PingFrame():
                 self.send_frame(protocol.pong(iso(now())))
+            case OfferAnswerFrame():
+                self._on_offer_answer(parsed)
 
     async def _on_chat(self, f: MessageFrame) -> None:
         user, conn = self.user, self.conn
@@ -249,6 +253,15 @@ class ChatSocket(WebSocketHandler):
                 handle.tell(PostMessage(sender_id=user.id, **common))
         else:
             self.error(RejectReason.FORBIDDEN, "administrators do not chat", f.client_msg_id)
+
+    def _on_offer_answer(self, f: OfferAnswerFrame) -> None:
+        user, conn = self.user, self.conn
+        assert user is not None and conn is not None
+        if user.user_type is not UserType.KEFU:
+            self.error(RejectReason.FORBIDDEN, "only agents answer offers", f.offer_id)
+            return
+        self.state.rt.dispatcher().tell(AnswerOffer(
+            kefu_id=user.id, offer_id=f.offer_id, accept=f.type == "accept", conn_id=conn.id))
 
     def _on_switch(self, f: SwitchFrame) -> None:
         user, conn = self.user, self.conn

@@ -64,6 +64,7 @@ class RequestServiceFrame(_Frame):
     type: Literal["request_service"]
     priority: Priority = Priority.NORMAL
     note: Annotated[CleanText, Strict(), Field(max_length=500)] | None = None
+    team: Annotated[str, Strict(), Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] | None = None
 
 
 class SwitchFrame(_Frame):
@@ -82,15 +83,22 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
+class OfferAnswerFrame(_Frame):
+    """An agent's answer to an ``offer``."""
+
+    type: Literal["accept", "decline"]
+    offer_id: Id
+
+
 ClientFrame = Annotated[
     MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame | SwitchFrame
-    | RateFrame | PingFrame,
+    | RateFrame | PingFrame | OfferAnswerFrame,
     Field(discriminator="type"),
 ]
 AnyClientFrame = (MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame
-                  | SwitchFrame | RateFrame | PingFrame)
+                  | SwitchFrame | RateFrame | PingFrame | OfferAnswerFrame)
 FRAME_TYPES = ("message", "read", "typing", "resume", "request_service", "switch", "rate",
-               "ping")
+               "ping", "accept", "decline")
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 

@@ -84,10 +84,16 @@ def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content:
 
 
 def queue_entry_json(name: str, priority: str, since: float, note: str | None,
-                     front: bool) -> bytes:
-    """The queue hash's value for one waiting kehu."""
-    return orjson.dumps({"name": name, "priority": priority, "since": since, "note": note,
-                         "front": front})
+                     front: bool, team: str | None = None, previous: str = "") -> bytes:
+    """The queue hash's value for one waiting kehu (``team``: the team it waits for;
+    ``previous``: its session before a requeue or a transfer to a team)."""
+    entry: dict[str, object] = {"name": name, "priority": priority, "since": since,
+                                "note": note, "front": front}
+    if team:
+        entry["team"] = team
+    if previous:
+        entry["previous"] = previous
+    return orjson.dumps(entry)
 
 
 def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes,
@@ -100,23 +106,48 @@ def put_queue_entry(store: Store, kehu_id: str, entry_json: bytes,
     confirm_quietly(store, "queue entry")
 
 
+def put_offer(store: Store, kehu_id: str, offer_json: bytes,
+              fence: Fence = UNFENCED) -> Refused | None:
+    """Record the offer of a waiting kehu to one agent → None, or the refusal
+    (``not_waiting``, ``already_in_session``, ``offered``: another offer is out)."""
+    k = store.keys
+    result = store.call_script(store.offer_put, keys=[k.offers, k.queue, k.assignments,
+                                                     fence.key],
+                               args=[kehu_id, offer_json, fence.token])
+    if (refused := _refused(result)) is not None:
+        return refused
+    confirm_quietly(store, "offer")
+    return None
+
+
+def drop_offer(store: Store, kehu_id: str, offer_id: str, fence: Fence = UNFENCED) -> bool:
+    """Take back the kehu's offer if it is still ``offer_id`` → whether it was. Raises
+    ``Fenced`` when this node lost the dispatcher's lease."""
+    result = store.call_script(store.offer_drop, keys=[store.keys.offers, fence.key],
+                               args=[kehu_id, offer_id, fence.token])
+    if result[0] == "fenced":
+        raise Fenced("the dispatcher's lease is not this node's")
+    return bool(int(result[1]))
+
+
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
                          transferred_from: str, kehu_name: str, kefu_name: str,
                          dedup_ttl: int, force: bool = False,
-                         routing_json: bytes = b"") -> Command:
+                         routing_json: bytes = b"", offer_id: str = "") -> Command:
     """KEYS and ARGV of the open script (open or reopen ``sid``, move the waiting
     messages, take the kehu off the queue, record the assignment); ``force``: an admin's
     assignment past the kefu's capacity; ``routing_json``: why this agent (kept in the
-    session's hash as ``routing``)."""
+    session's hash as ``routing``); ``offer_id``: the offer the agent accepted (refused
+    ``offer_gone`` unless it is still out, to that agent)."""
     k = store.keys
     event = orjson.dumps({"event": "opened", "ts": at, "kefu_id": kefu_id,
                           "transferred_from": transferred_from or None})
     keys = [k.session(sid), k.stream(sid), k.waiting_messages(kehu_id), k.queue,
             k.assignments, k.sessions, k.user_sessions(kehu_id), k.user_sessions(kefu_id),
             k.message_index, k.events(sid), k.active_sessions(kehu_id),
-            k.active_sessions(kefu_id), k.user(kefu_id)]
+            k.active_sessions(kefu_id), k.user(kefu_id), k.offers]
     args = [sid, kehu_id, kefu_id, at, transferred_from, f"{k.prefix}dedup:", dedup_ttl,
-            event, kehu_name, kefu_name, "1" if force else "0", routing_json]
+            event, kehu_name, kefu_name, "1" if force else "0", routing_json, offer_id]
     return keys, args
 
 
@@ -196,12 +227,13 @@ def figures_of(raw: dict[str, str]) -> dict[str, dict[str, float]]:
 
 @dataclass(frozen=True, slots=True)
 class DispatchSnapshot:
-    """Everything the dispatcher reads at start: the queue hash, the assignments hash
-    and the agents' figures (kefu id → totals)."""
+    """Everything the dispatcher reads at start: the queue hash, the assignments hash,
+    the agents' figures (kefu id → totals) and the offers out (kehu id → offer JSON)."""
 
     queue: dict[str, str]
     assignments: dict[str, str]
     figures: dict[str, dict[str, float]]
+    offers: dict[str, str]
 
 
 def load_snapshot(store: Store) -> DispatchSnapshot:
@@ -211,5 +243,6 @@ def load_snapshot(store: Store) -> DispatchSnapshot:
     pipe.hgetall(k.queue)
     pipe.hgetall(k.assignments)
     pipe.hgetall(k.agent_figures)
-    queue, assignments, figures = pipe.execute()
-    return DispatchSnapshot(queue, assignments, figures_of(figures))
+    pipe.hgetall(k.offers)
+    queue, assignments, figures, offers = pipe.execute()
+    return DispatchSnapshot(queue, assignments, figures_of(figures), offers)

@@ -95,6 +95,11 @@ class Keys:
         return f"{self.prefix}queue"
 
     @property
+    def offers(self) -> str:
+        """HASH: kehu id → JSON of the offer out for it (one agent at a time)."""
+        return f"{self.prefix}offers"
+
+    @property
     def assignments(self) -> str:
         """HASH: kehu id → the active session id."""
         return f"{self.prefix}assign"

@@ -20,6 +20,8 @@ from kefu.persistence.scripts import (
     APPEND_LUA,
     ASSIGN_LUA,
     CLOSE_LUA,
+    OFFER_DROP_LUA,
+    OFFER_PUT_LUA,
     QUEUE_PUT_LUA,
     RATE_LUA,
     TRANSFER_LUA,
@@ -59,6 +61,8 @@ class Store:
         self.transfer = self.client.register_script(TRANSFER_LUA)
         self.rate = self.client.register_script(RATE_LUA)
         self.queue_put = self.client.register_script(QUEUE_PUT_LUA)
+        self.offer_put = self.client.register_script(OFFER_PUT_LUA)
+        self.offer_drop = self.client.register_script(OFFER_DROP_LUA)
 
     def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one round trip on one pooled connection, packed by hiredis

@@ -98,13 +98,23 @@ return {'ok', ''}
 # cannot break them either). Each change bumps the session's ``generation``.
 SESSION_LUA = FENCE_LUA + INDEX_LUA + """
 -- K: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
---    msgidx, events, kehu_active, kefu_active, kefu_user
+--    msgidx, events, kehu_active, kefu_active, kefu_user, offers
 -- A: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
 --    kehu_name, kefu_name, force ('1': an admin's forced assignment), routing (why this
---    agent: JSON, '' for none)
+--    agent: JSON, '' for none), offer_id (the offer this agent accepts, '' for none)
+-- An accepted offer must still be there, held by this agent (else 'offer_gone'); any
+-- offer of the kehu is withdrawn when it is assigned (the offers hash: kehu → offer JSON)
 local function refusal(K, A)
   local current = redis.call('HGET', K[5], A[2])
   if current then return {'refused', 'already_in_session', current} end
+  if A[13] ~= '' then
+    local held = redis.call('HGET', K[14], A[2])
+    if not held then return {'refused', 'offer_gone', ''} end
+    local offer = cjson.decode(held)
+    if offer['id'] ~= A[13] or offer['kefu_id'] ~= A[3] then
+      return {'refused', 'offer_gone', offer['id']}
+    end
+  end
   if A[11] ~= '1' then
     local cap = tonumber(redis.call('HGET', K[13], 'max_sessions') or '5')
     if redis.call('SCARD', K[12]) >= cap then return {'refused', 'kefu_full', tostring(cap)} end
@@ -154,6 +164,7 @@ local function open_session(K, A)
   end
   redis.call('DEL', K[3])
   redis.call('HDEL', K[4], A[2])
+  redis.call('HDEL', K[14], A[2])
   redis.call('HSET', K[5], A[2], A[1])
   redis.call('ZADD', K[6], 'NX', now, A[1])
   redis.call('ZADD', K[7], now, A[1])
@@ -214,13 +225,13 @@ return close_session(KEYS, ARGV)
 """
 
 # A transfer: close the old session and open the new one, or neither.
-# KEYS: the close's 6, then the open's 13, then the fence's.  ARGV: the close's 7, then
-# the open's 12, then the fence's. → {'ok', new generation, old generation, moved…}, a
+# KEYS: the close's 6, then the open's 14, then the fence's.  ARGV: the close's 7, then
+# the open's 13, then the fence's. → {'ok', new generation, old generation, moved…}, a
 # refusal, or fenced
 TRANSFER_LUA = SESSION_LUA + """
 if fenced(KEYS[#KEYS], ARGV[#ARGV]) then return {'fenced', ''} end
 local ck, ca = slice(KEYS, 1, 6), slice(ARGV, 1, 7)
-local ok, oa = slice(KEYS, 7, 19), slice(ARGV, 8, 19)
+local ok, oa = slice(KEYS, 7, 20), slice(ARGV, 8, 20)
 if redis.call('HGET', ck[1], 'status') ~= 'active' then
   return {'refused', 'session_not_active', ''}
 end
@@ -259,4 +270,31 @@ QUEUE_PUT_LUA = FENCE_LUA + """
 if fenced(KEYS[2], ARGV[3]) then return {'fenced', ''} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {'ok'}
+"""
+
+# Offer a waiting kehu to one agent (issue 14, offers): the offers hash holds at most one
+# offer per kehu, so an offer is never held by two agents, whichever node asks.
+# KEYS: offers, queue, assign, lease.  ARGV: kehu_id, offer_json, fence token
+# → {'ok'}, {'refused', reason, detail} (not_waiting, already_in_session, offered) or fenced
+OFFER_PUT_LUA = FENCE_LUA + """
+if fenced(KEYS[4], ARGV[3]) then return {'fenced', ''} end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'refused', 'not_waiting', ''} end
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if current then return {'refused', 'already_in_session', current} end
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held then return {'refused', 'offered', cjson.decode(held)['id']} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+"""
+
+# Take back an offer (declined, expired, or its agent gone), if it is still that one.
+# KEYS: offers, lease.  ARGV: kehu_id, offer_id, fence token → {'ok', 1 | 0} or fenced
+OFFER_DROP_LUA = FENCE_LUA + """
+if fenced(KEYS[2], ARGV[3]) then return {'fenced', ''} end
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held and cjson.decode(held)['id'] == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return {'ok', 1}
+end
+return {'ok', 0}
 """

@@ -2,7 +2,7 @@
 members (kefu id → skill level). Admin writes, each atomic on its own; blocking, called
 from the executor (``bridge.run_io``).
 
-Routing does not use teams yet: they are stored, listed and edited (docs/routing.md).
+The dispatcher routes by them (``actors/team_rules.py``, docs/routing.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import orjson
 from kefu.domain import iso, now
 from kefu.persistence.redis import Store
 
-FIELDS = ("name", "description", "assignment", "overflow_after_seconds", "overflow_to",
-          "max_wait_seconds")
+FIELDS = ("name", "description", "assignment", "offer_seconds", "overflow_after_seconds",
+          "overflow_to", "max_wait_seconds")
 
 # KEYS: teams, team.  ARGV: id, then field/value pairs → 1 created | 0 the id is taken
 CREATE_LUA = """

@@ -275,6 +275,7 @@ ROWS: list[Row] = [
     Row("GET", "/api/sessions/{sid}/routing", grid(kefu=200, other_kefu=404)),
     # teams (issue 14): agents read them, admins change them
     Row("GET", "/api/teams", STAFF),
+    Row("GET", "/api/widget/teams", PUBLIC),
     Row("POST", "/api/teams", ADMIN_ONLY,
         body=lambda _ctx, _c: {"id": uid("team").lower(), "name": "新团队"}),
     Row("GET", "/api/teams/{team}", STAFF),

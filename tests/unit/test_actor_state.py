@@ -71,13 +71,28 @@ def test_queue_positions_are_pushed_only_when_they_change() -> None:
     q = WaitingQueue.from_snapshot({}, set())
     q.requeued(QueueEntry(kehu_id="k1", kehu_name="k1", priority=Priority.NORMAL,
                           waiting_since=1.0))
-    first = q.positions(seats=5, avg_session_seconds=300)
+    five = lambda _team: 5  # noqa: E731
+    first = q.positions(seats=five, avg_session_seconds=300)
     assert [k for k, _ in first] == ["k1"]
     assert orjson.loads(first[0][1])["position"] == 1
-    assert q.positions(seats=5, avg_session_seconds=300) == []  # nothing changed
-    assert [k for k, _ in q.positions(5, 300, only="k1")] == ["k1"]  # asked for: again
+    assert q.positions(seats=five, avg_session_seconds=300) == []  # nothing changed
+    assert [k for k, _ in q.positions(five, 300, only="k1")] == ["k1"]  # asked for: again
     q.taken("k1")
-    assert q.positions(5, 300) == [] and "k1" not in q
+    assert q.positions(five, 300) == [] and "k1" not in q
+
+
+def test_positions_count_the_same_team_only_and_estimate_with_its_seats() -> None:
+    q = WaitingQueue.from_snapshot({}, set())
+    for i, team in enumerate(["a", "b", None, "a", "b"]):
+        q.requeued(QueueEntry(kehu_id=f"k{i}", kehu_name=f"k{i}", waiting_since=float(i),
+                              team=team))
+    seats = {"a": 1, "b": 4, None: 2}
+    frames = {k: orjson.loads(f) for k, f in q.positions(seats.__getitem__, 100)}
+    assert {k: f["position"] for k, f in frames.items()} == {
+        "k0": 1, "k1": 1, "k2": 1, "k3": 2, "k4": 2}
+    # ⌈position × 100 ÷ the team's seats⌉
+    assert {k: f["estimated_wait_seconds"] for k, f in frames.items()} == {
+        "k0": 100, "k1": 25, "k2": 50, "k3": 200, "k4": 50}
 
 
 @pytest.mark.parametrize("live", [0, 2])

@@ -55,7 +55,7 @@ REJECT_STATUS: dict[RejectReason, int] = {
                      R.CONTENT_TOO_LONG), 400),
     R.FORBIDDEN: 403,
     **dict.fromkeys((R.SESSION_NOT_FOUND, R.KEFU_NOT_FOUND, R.CUSTOMER_NOT_FOUND,
-                     R.ACTOR_NOT_FOUND), 404),
+                     R.ACTOR_NOT_FOUND, R.TEAM_NOT_FOUND, R.OFFER_GONE), 404),
     **dict.fromkeys((R.SESSION_ENDED, R.SESSION_ACTIVE, R.SESSION_NOT_ACTIVE, R.NO_SESSION,
                      R.ALREADY_IN_SESSION, R.ALREADY_RATED, R.KEFU_FULL, R.KEFU_UNAVAILABLE,
                      R.KEFU_HAS_SESSIONS, R.TRANSFER_SAME_KEFU), 409),

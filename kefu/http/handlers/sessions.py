@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.actors.messages import EndSession, TransferSession
-from kefu.domain import User, UserType, split_session_id
+from kefu.domain import User, UserType, session_id, split_session_id
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, parse_query
 from kefu.http.handlers.session_list import SessionItem
@@ -73,13 +73,19 @@ class MessagesPageOut(BaseModel):
 
 
 class TransferOut(BaseModel):
+    """To a team: ``to_team``, and ``status`` queued (the customer waits at the front of
+    the team's queue; ``to_kefu_id`` and ``new_session_id`` null) or assigned (an agent
+    of the team had room)."""
+
     session_id: str
     from_kefu_id: str
-    to_kefu_id: str
+    to_kefu_id: str | None
     transfer_time: str
     reason: str | None
     note: str | None
-    new_session_id: str
+    new_session_id: str | None
+    to_team: str | None = None
+    status: str | None = None
 
 
 class EndOut(BaseModel):
@@ -116,8 +122,10 @@ class RoutingOut(BaseModel):
 
 
 def can_read(history: History, meta: dict[str, str], user: User) -> bool:
-    """Admin: any. Kehu: its own. Kefu: its own, and sessions transferred to it (their
-    history is readable by the new kefu, following ``transferred_to`` links)."""
+    """Admin: any. Kehu: its own. Kefu: its own, and the earlier sessions of a customer
+    that came to it by a transfer, a transfer to a team or a requeue (their history is
+    readable by the new kefu: its session with the kehu names them, ``transferred_from``,
+    link by link; a transfer also left ``transferred_to`` links forward)."""
     if user.user_type is UserType.ADMIN:
         return True
     if user.user_type is UserType.KEHU:
@@ -127,9 +135,18 @@ def can_read(history: History, meta: dict[str, str], user: User) -> bool:
         if current.get("kefu_id") == user.id:
             return True
         nxt = current.get("transferred_to")
-        if not nxt:
-            return False
+        if not nxt or split_session_id(nxt) is None:
+            break
         current = history.meta(nxt)
+    kehu_id = meta.get("kehu_id", "")
+    sid = session_id(kehu_id, meta.get("kefu_id", ""))
+    link = history.meta(session_id(kehu_id, user.id)).get("transferred_from")
+    for _ in range(20):
+        if not link:
+            return False
+        if link == sid:
+            return True
+        link = history.meta(link).get("transferred_from")
     return False
 
 
@@ -205,19 +222,26 @@ class SessionTransferHandler(SessionBase):
     @doc("Transfer an active session to another kefu (seed 1.4)", roles=("admin", "kefu"),
          body=TransferBody, response=TransferOut, path_params=("session_id",),
          tag="sessions", errors=(400, 401, 403, 404, 409),
-         description="Admin: any session. Kefu: its own active session (else 404). 404 for "
-                     "an unknown target kefu; 409 when the session is not active, the "
-                     "target is the same kefu or is not available.")
+         description="Admin: any session. Kefu: its own active session (else 404). "
+                     "`to_kefu_id` (an agent) or `to_team` (the front of the team's "
+                     "queue). 404 for an unknown target kefu or team; 409 when the "
+                     "session is not active, the target is the same kefu or is not "
+                     "available.")
     async def post(self, sid: str) -> None:
         me = await self.authenticate(UserType.ADMIN, UserType.KEFU)
         body = self.parse(TransferBody)
+        if (problem := body.target_error()) is not None:
+            raise ApiError(400, "bad_request", problem)
         meta = await self.load_session(sid, me)
         if me.user_type is UserType.KEFU and meta.get("kefu_id") != me.id:
             raise ApiError(404, "session_not_found")
         data = await self.ask(TransferSession(
             session_id=sid, to_kefu_id=body.to_kefu_id, reason=body.reason, note=body.note,
-            by_user=me.id))
-        self.ok("session_transferred", data, to_kefu_id=body.to_kefu_id)
+            by_user=me.id, to_team=body.to_team))
+        if body.to_team is not None:
+            self.ok("session_transferred_team", data, team=body.to_team)
+        else:
+            self.ok("session_transferred", data, to_kefu_id=body.to_kefu_id)
 
 
 class SessionEndHandler(SessionBase):

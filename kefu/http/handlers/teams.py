@@ -1,5 +1,7 @@
 """Teams (issue 14, item 1): admin CRUD under ``/api/teams`` and its members with a skill
-level each; agents may read them. Routing does not use teams yet (docs/routing.md)."""
+level each; agents may read them; customers (the widget) list ids and names under
+``/api/widget/teams``. Every write is followed by ``TeamsChanged`` to the dispatcher, which
+routes by the teams (docs/routing.md, "Teams")."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from kefu.actors.messages import TeamsChanged
 from kefu.domain import UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import Body, Name, Note
@@ -23,6 +26,7 @@ class TeamSettings(Body):
     name: Name | None = None
     description: Note | None = None
     assignment: Literal["auto", "offer"] | None = None
+    offer_seconds: Annotated[int, Field(ge=1, le=600)] | None = None
     overflow_after_seconds: Seconds | None = None
     overflow_to: Literal["all"] | Annotated[list[TeamId], Field(max_length=50)] | None = None
     max_wait_seconds: Seconds | None = None
@@ -58,6 +62,7 @@ class TeamOut(BaseModel):
     name: str
     description: str | None
     assignment: str | None
+    offer_seconds: int | None = None
     overflow_after_seconds: int | None
     overflow_to: str | list[str] | None
     max_wait_seconds: int | None
@@ -79,11 +84,37 @@ class TeamDeletedOut(BaseModel):
     team_id: str
 
 
-DEFAULTS = {"description": None, "assignment": "auto", "overflow_after_seconds": None,
+DEFAULTS = {"description": None, "assignment": "auto", "offer_seconds": None,
+            "overflow_after_seconds": None,
             "overflow_to": None, "max_wait_seconds": None}
 
 
-class TeamsHandler(BaseHandler):
+class TeamsBase(BaseHandler):
+    async def changed(self) -> None:
+        """The write is in Redis: the dispatcher reads the teams again before the reply
+        (so the next request is routed by them). A dispatcher that cannot answer reads
+        them when it next starts; the write stands either way."""
+        await self.state.bridge.ask(self.state.rt.dispatcher(), TeamsChanged())
+
+
+class PublicTeamOut(BaseModel):
+    id: str
+    name: str
+
+
+class PublicTeamListOut(BaseModel):
+    teams: list[PublicTeamOut]
+
+
+class WidgetTeamsHandler(BaseHandler):
+    @doc("The teams a customer may choose before a chat (no login): id and name only",
+         roles=(), response=PublicTeamListOut, tag="teams")
+    async def get(self) -> None:
+        found = await self.state.bridge.run_io(teams.all_teams, self.state.store)
+        self.ok("teams_ok", {"teams": [{"id": t["id"], "name": t["name"]} for t in found]})
+
+
+class TeamsHandler(TeamsBase):
     @doc("Every team with its members", roles=("admin", "kefu"), response=TeamListOut,
          tag="teams", errors=(401, 403))
     async def get(self) -> None:
@@ -93,7 +124,8 @@ class TeamsHandler(BaseHandler):
 
     @doc("Create a team (admin)", body=NewTeamBody, response=TeamReply, tag="teams",
          errors=(400, 401, 403, 409),
-         description="409 when the id is taken. `assignment` auto (default) or offer; "
+         description="409 when the id is taken. `assignment` auto (default) or offer (`offer_seconds`: how long an "
+                     "agent has to accept; KEFU_OFFER_SECONDS when unset); "
                      "`overflow_to`: \"all\" or a list of team ids.")
     async def post(self) -> None:
         await self.authenticate(UserType.ADMIN)
@@ -103,10 +135,11 @@ class TeamsHandler(BaseHandler):
         team = await self.state.bridge.run_io(teams.create, self.state.store, team_id, fields)
         if team is None:
             raise ApiError(409, "team_exists")
+        await self.changed()
         self.ok("team_created", {"team": team})
 
 
-class TeamHandler(BaseHandler):
+class TeamHandler(TeamsBase):
     async def found(self, team_id: str) -> dict[str, Any]:
         team = await self.state.bridge.run_io(teams.get, self.state.store, team_id)
         if team is None:
@@ -133,6 +166,7 @@ class TeamHandler(BaseHandler):
         team = await self.state.bridge.run_io(teams.update, self.state.store, team_id, fields)
         if team is None:
             raise ApiError(404, "team_not_found")
+        await self.changed()
         self.ok("team_updated", {"team": team})
 
     @doc("Delete a team (admin); its agents stay", response=TeamDeletedOut,
@@ -141,10 +175,11 @@ class TeamHandler(BaseHandler):
         await self.authenticate(UserType.ADMIN)
         if not await self.state.bridge.run_io(teams.delete, self.state.store, team_id):
             raise ApiError(404, "team_not_found")
+        await self.changed()
         self.ok("team_deleted", {"team_id": team_id})
 
 
-class TeamMemberHandler(BaseHandler):
+class TeamMemberHandler(TeamsBase):
     @doc("Put an agent in a team with a skill level 1-5, or change it (admin)",
          body=MemberBody, response=TeamReply, path_params=("team_id", "kefu_id"),
          tag="teams", errors=(400, 401, 403, 404),
@@ -160,6 +195,7 @@ class TeamMemberHandler(BaseHandler):
                                               kefu_id, body.skill)
         if team is None:
             raise ApiError(404, "team_not_found")
+        await self.changed()
         self.ok("team_updated", {"team": team})
 
     @doc("Take an agent out of a team (admin)", response=TeamReply,
@@ -169,6 +205,7 @@ class TeamMemberHandler(BaseHandler):
         if not await self.state.bridge.run_io(teams.remove_member, self.state.store, team_id,
                                               kefu_id):
             raise ApiError(404, "member_not_found")
+        await self.changed()
         team = await self.state.bridge.run_io(teams.get, self.state.store, team_id)
         if team is None:
             raise ApiError(404, "team_not_found")

@@ -19,6 +19,7 @@ export class ChatState {
     this.phase = this.auth ? saved.phase || "idle" : "welcome";
     this.rateSid = saved.rateSid || null;
     this.current = saved.current || null; // the latest session id (active or not)
+    this.team = saved.team || null; // the team it asked for (embed data-team, pre-chat)
     this.convs = new Map();
     this.waiting = new Conversation({ session_id: null });
     for (const m of saved.waiting || []) this.waiting.add(m);
@@ -39,6 +40,7 @@ export class ChatState {
 
   save() {
     store.set(STATE_KEY, { phase: this.phase, rateSid: this.rateSid, current: this.current,
+      team: this.team,
       waiting: [...this.waiting.messages.values()], outbox: this.outbox.toJSON() });
   }
 
@@ -47,9 +49,16 @@ export class ChatState {
     this.onChange();
   }
 
-  /** Become a guest (POST /api/auth/guest), then connect and ask for an agent. */
-  async startAsGuest(name) {
+  /** The frame that asks for an agent (of the team the customer chose, if any). */
+  serviceRequest() {
+    return this.team ? { type: "request_service", team: this.team } : { type: "request_service" };
+  }
+
+  /** Become a guest (POST /api/auth/guest), then connect and ask for an agent (of
+   * ``team``: the embed's data-team or the pre-chat choice). */
+  async startAsGuest(name, team) {
     const data = await new Api().post("/api/auth/guest", name ? { name } : {});
+    this.team = team || null;
     this.auth = { token: data.token, user: data.user };
     store.set(AUTH_KEY, this.auth);
     this.phase = "requesting";
@@ -108,7 +117,7 @@ export class ChatState {
       if (conv.transferred_from) this.loadEarlier(conv.transferred_from);
     } else {
       if (this.phase === "requesting" || this.phase === "waiting") {
-        this.socket.send({ type: "request_service" }); // keeps its place if still queued
+        this.socket.send(this.serviceRequest()); // keeps its place if still queued
       } else if (this.phase === "active") { // it ended while this page was away
         this.phase = this.current ? "ended" : "idle";
         this.rateSid = this.current;
@@ -185,7 +194,8 @@ export class ChatState {
       conv.status = "completed";
       conv.note(t(f.reason === "ended" ? "chat.note_ended" : `note.ended_${f.reason}`));
     }
-    if (f.reason === "agent_offline") return; // back in the queue: queued follows
+    // back in the queue (its agent left, or it was sent to another team): queued follows
+    if (f.reason === "agent_offline" || f.reason === "transferred_to_team") return;
     if (f.session_id === this.current) {
       this.phase = "ended";
       this.rateSid = f.session_id;
@@ -287,7 +297,7 @@ export class ChatState {
   again() {
     this.phase = "requesting";
     this.rateSid = null;
-    this.socket.send({ type: "request_service" });
+    this.socket.send(this.serviceRequest());
     this.changed();
   }
 }

@@ -6,9 +6,12 @@ import { applyLang, t } from "./i18n.js";
 import { openLinkDialog } from "./dialogs.js";
 import { renderTimeline } from "./timeline.js";
 import { ChatState } from "./chat-state.js";
+import { Api } from "./api.js";
 import { icon } from "./icons.js";
 
-const embedded = new URLSearchParams(location.search).has("embed");
+const params = new URLSearchParams(location.search);
+const embedded = params.has("embed");
+const fixedTeam = params.get("team"); // the embedding page's data-team
 const root = document.getElementById("app");
 const state = new ChatState(() => draw());
 
@@ -62,12 +65,24 @@ function buildWelcome() {
     placeholder: t("chat.name_ph") });
   const error = h("p", { class: "form-error", role: "alert" });
   const start = h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("chat.start"));
+  // the pre-chat choice of a team, when the site did not fix one and teams exist
+  const team = h("select", { id: "guest-team" });
+  const teamField = h("div", { class: "welcome-team", hidden: true },
+    h("label", { for: "guest-team" }, t("chat.team")), team);
+  if (!fixedTeam) {
+    new Api().get("/api/widget/teams").then((data) => {
+      if (!data.teams.length) return;
+      team.replaceChildren(h("option", { value: "" }, t("chat.team_any")),
+        ...data.teams.map((tm) => h("option", { value: tm.id }, tm.name)));
+      teamField.hidden = false;
+    }).catch(() => {}); // no choice offered: any agent
+  }
   return h("form", { class: "welcome", onsubmit: async (ev) => {
     ev.preventDefault();
     start.disabled = true;
     error.textContent = "";
     try {
-      await state.startAsGuest(name.value.trim());
+      await state.startAsGuest(name.value.trim(), fixedTeam || team.value);
       input.focus();
     } catch (err) {
       error.textContent = err.message;
@@ -78,7 +93,7 @@ function buildWelcome() {
   h("div", { class: "welcome-art" }, icon("chat", 48)),
   h("h2", {}, t("chat.welcome")),
   h("p", {}, t("chat.welcome_sub")),
-  h("label", { for: "guest-name" }, t("chat.name")), name, error, start);
+  h("label", { for: "guest-name" }, t("chat.name")), name, teamField, error, start);
 }
 
 // --- rendering -------------------------------------------------------------------------

@@ -147,9 +147,11 @@ export class WorkspaceActions {
     }
   }
 
-  async transfer(sid, toKefuId, reason, note) {
+  /** ``to``: a kefu id, or ``team:<id>`` (the customer to the front of that team's queue). */
+  async transfer(sid, to, reason, note) {
+    const target = to.startsWith("team:") ? { to_team: to.slice(5) } : { to_kefu_id: to };
     await this.api.post(`/api/sessions/${encodeURIComponent(sid)}/transfer`,
-      { to_kefu_id: toKefuId, reason: reason || null, note: note || null });
+      { ...target, reason: reason || null, note: note || null });
   }
 
   async end(sid) {

@@ -71,7 +71,8 @@ export function openLinkDialog(send) {
   url.focus();
 }
 
-/** Pick an online agent with room, a reason and a note; transfer the session. */
+/** Pick an online agent with room or a team, a reason and a note; transfer the session
+ * (to a team: the customer goes to the front of its queue). */
 export async function openTransferDialog(app, conv) {
   const select = h("select", { name: "to", required: true });
   const reason = h("input", { name: "reason", maxlength: 1000, placeholder: t("transfer.reason_ph") });
@@ -86,12 +87,18 @@ export async function openTransferDialog(app, conv) {
   });
   select.append(h("option", { value: "" }, t("loading")));
   try {
-    const data = await app.api.get("/api/kefu/available");
+    const [data, teams] = await Promise.all([app.api.get("/api/kefu/available"),
+      app.api.get("/api/teams")]);
     for (const k of data.available_kefu) app.learn(k.kefu_id, k.kefu_name);
     const others = data.available_kefu.filter((k) => k.kefu_id !== app.me.id);
-    select.replaceChildren(...(others.length
-      ? others.map((k) => h("option", { value: k.kefu_id },
-        `${k.kefu_name} (${k.current_load}/${k.max_capacity})`))
+    const agents = others.map((k) => h("option", { value: k.kefu_id },
+      `${k.kefu_name} (${k.current_load}/${k.max_capacity})`));
+    const groups = teams.teams.length
+      ? [h("optgroup", { label: t("transfer.agents") }, ...agents),
+        h("optgroup", { label: t("transfer.teams") },
+          ...teams.teams.map((tm) => h("option", { value: `team:${tm.id}` }, tm.name)))]
+      : agents;
+    select.replaceChildren(...(others.length || teams.teams.length ? groups
       : [h("option", { value: "" }, t("transfer.none"))]));
   } catch (err) {
     select.replaceChildren(h("option", { value: "" }, err.message));

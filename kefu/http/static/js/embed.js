@@ -2,7 +2,9 @@
  *   <script src="https://YOUR-KEFU-HOST/chat/embed.js" async></script>
  * It adds a round chat button (bottom right) that opens this server's /chat in an
  * iframe; the widget keeps its own token in its own origin's localStorage.
- * Options as data- attributes on the tag: data-position="left", data-open="true".
+ * Options as data- attributes on the tag: data-position="left", data-open="true",
+ * data-team="billing" (customers enter through that team's queue; without it the widget
+ * offers the teams as a choice, when there are any).
  */
 (function () {
   "use strict";
@@ -15,7 +17,8 @@
   var side = left ? "left" : "right";
 
   var frame = document.createElement("iframe");
-  frame.src = origin + "/chat?embed=1";
+  var team = script.getAttribute("data-team");
+  frame.src = origin + "/chat?embed=1" + (team ? "&team=" + encodeURIComponent(team) : "");
   frame.title = zh ? "在线客服" : "Customer service";
   frame.setAttribute("allow", "clipboard-write");
   frame.style.cssText = "position:fixed;bottom:88px;" + side + ":20px;width:380px;height:600px;" +

@@ -39,6 +39,7 @@ export const ZH = {
   "note.transferred_out": "已转接给 {to}", "note.ended_by": "会话已由 {by} 结束",
   "note.ended_by_me": "您结束了会话", "note.ended_by_customer": "客户结束了会话",
   "note.ended_idle": "会话因长时间无消息已结束", "note.ended_agent_offline": "客服离线，正在为您重新排队",
+  "note.ended_transferred_to_team": "已转接到其他团队，正在排队", "transfer.teams": "团队（排到最前）", "transfer.agents": "客服",
   "toast.transferred_in": "客户「{name}」已转接给您",
   "link.dialog_title": "发送图片 / 文件 / 链接", "link.type": "类型", "link.url": "地址 (URL)",
   "link.name": "标题（可选）", "link.bad_url": "请输入 http:// 或 https:// 开头的地址",
@@ -58,7 +59,7 @@ export const ZH = {
   // customer widget
   "chat.title": "在线客服", "chat.close": "关闭聊天窗口", "chat.placeholder": "请输入您的问题…",
   "chat.welcome": "您好，欢迎咨询", "chat.welcome_sub": "我们的客服将尽快为您服务",
-  "chat.name": "您的称呼（可选）", "chat.name_ph": "例如：张先生", "chat.start": "开始咨询",
+  "chat.name": "您的称呼（可选）", "chat.name_ph": "例如：张先生", "chat.start": "开始咨询", "chat.team": "咨询类别", "chat.team_any": "不限",
   "chat.sub_welcome": "通常几分钟内回复", "chat.sub_requesting": "正在为您分配客服…",
   "chat.sub_waiting": "排队中，请稍候", "chat.sub_agent": "客服「{name}」为您服务",
   "chat.sub_agent_away": "客服「{name}」暂时离线", "chat.sub_ended": "会话已结束",

@@ -1,0 +1,50 @@
+"""Teams in the browser (issue 14, item 1): the customer picks a team before the chat and
+is served by that team; the agent transfers the chat to another team from the console and
+that team's agent gets it with its history."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE, Pages
+from tests.helpers import Api, uid
+
+
+def test_pre_chat_team_choice_and_a_transfer_to_a_team(pages: Pages, admin: Api) -> None:
+    a_id, _, a = pages.agent(admin, "售前客服")
+    b_id, _, b = pages.agent(admin, "售后客服")
+    made = []
+    try:
+        for name, member in (("售前咨询", a_id), ("售后服务", b_id)):
+            team_id = uid("team").lower()[:30]
+            admin.ok("POST", "/api/teams", {"id": team_id, "name": name})
+            admin.ok("PUT", f"/api/teams/{team_id}/members/{member}", {"skill": 3})
+            made.append(team_id)
+        sales, _support = made
+
+        page = pages.open("/chat", PHONE)
+        page.fill("#guest-name", "选组的客户")
+        page.select_option("#guest-team", label="售后服务")  # both agents have room
+        page.locator(".welcome button[type=submit]").click()
+        expect(page.locator(".chat-sub")).to_have_text("客服「售后客服」为您服务")
+        page.fill(".composer-input", "我要退货")
+        page.locator(".composer-input").press("Enter")
+
+        b.locator(".customer", has_text="选组的客户").click()
+        expect(b.locator(".tl-msg.theirs .bubble")).to_have_text(["我要退货"])
+        b.get_by_role("button", name="转接", exact=True).click()
+        dialog = b.locator("dialog")
+        dialog.locator("select[name=to]").select_option(f"team:{sales}")
+        dialog.locator("input[name=reason]").fill("先确认订单")
+        dialog.locator("button[type=submit]").click()
+        expect(dialog).to_have_count(0)
+
+        expect(page.locator(".chat-sub")).to_have_text("客服「售前客服」为您服务")
+        expect(b.locator(".tl-sys", has_text="已转接到其他团队")).to_have_count(1)
+        a.locator(".customer", has_text="选组的客户").click()
+        # the new team's agent sees what was said before the transfer
+        expect(a.locator(".timeline .tl-divider").first).to_contain_text("之前的会话 · 售后客服")
+        expect(a.locator(".timeline .tl-msg .bubble")).to_have_text(["我要退货"])
+    finally:
+        for team_id in made:
+            admin.call("DELETE", f"/api/teams/{team_id}")
