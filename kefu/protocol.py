@@ -151,9 +151,10 @@ def offer_closed(offer_id: str, customer_id: str, outcome: str) -> bytes:
     return encode("offer_closed", offer_id=offer_id, customer_id=customer_id, outcome=outcome)
 
 
-def connecting(team: str | None) -> bytes:
-    """To a waiting customer: an agent is being connected (it was offered to one)."""
-    return encode("connecting", team=team)
+def connecting(team: str | None, active: bool = True) -> bytes:
+    """To a waiting customer: an agent is being connected (it was offered to one), or
+    (``active`` false) that offer fell through and it waits again."""
+    return encode("connecting", team=team, active=active)
 
 
 def away(reason: str, misses: int) -> bytes:

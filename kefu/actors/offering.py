@@ -163,6 +163,7 @@ class Offering:
         except REDIS_ERRORS:
             return Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
         self.forget(offer.kehu_id, outcome)
+        rt.outbox.to_users([offer.kehu_id], protocol.connecting(offer.team, active=False))
         if outcome in ("declined", "expired"):
             self.passed.setdefault(offer.kehu_id, set()).add(offer.kefu_id)
         self.desk.queue.sent.pop(offer.kehu_id, None)  # its place, again

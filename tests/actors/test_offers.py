@@ -41,7 +41,7 @@ def test_accept_opens_the_session_and_the_seat_was_held(make_runtime: MakeRuntim
     (offer,) = offers_to(kit, "kefu_a")
     assert offer["customer"] == {"id": "k1", "name": "甲"} and offer["team"] == "desk"
     assert kit.outbox.user_frames("k1", "connecting") == [{"type": "connecting",
-                                                            "team": "desk"}]
+                                                            "team": "desk", "active": True}]
     state = kit.state()
     assert state["agents"]["kefu_a"]["reserved"] == ["k1"]  # its one seat is held
     assert [o["kehu_id"] for o in state["offers"]] == ["k1"]

@@ -48,3 +48,27 @@ def test_pre_chat_team_choice_and_a_transfer_to_a_team(pages: Pages, admin: Api)
     finally:
         for team_id in made:
             admin.call("DELETE", f"/api/teams/{team_id}")
+
+
+def test_agent_accepts_an_offer_from_the_console(pages: Pages, admin: Api) -> None:
+    kefu_id, _, agent = pages.agent(admin, "接单客服")
+    team_id = uid("offer").lower()[:30]
+    admin.ok("POST", "/api/teams", {"id": team_id, "name": "预约咨询", "assignment": "offer",
+                                    "offer_seconds": 120})
+    try:
+        admin.ok("PUT", f"/api/teams/{team_id}/members/{kefu_id}", {"skill": 3})
+        page = pages.open(f"/chat?team={team_id}", PHONE)  # as data-team="…" frames it
+        expect(page.locator(".welcome-team")).to_be_hidden()  # the site chose the team
+        page.fill("#guest-name", "等接通的客户")
+        page.locator(".welcome button[type=submit]").click()
+        expect(page.locator(".chat-sub")).to_have_text("正在为您接通客服…")
+
+        card = agent.locator(".offer-item", has_text="等接通的客户")
+        expect(card).to_contain_text("剩 ")
+        expect(agent.locator(".offers h2")).to_have_text("待接受")
+        card.get_by_role("button", name="接受").click()
+        expect(agent.locator(".offers")).to_be_hidden()
+        expect(page.locator(".chat-sub")).to_have_text("客服「接单客服」为您服务")
+        expect(agent.locator(".customer", has_text="等接通的客户")).to_be_visible()
+    finally:
+        admin.call("DELETE", f"/api/teams/{team_id}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.message_corpus import Corpus, build_corpus
-from tests.helpers import Api, ServerProcess, running
+from tests.helpers import WS, Api, ServerProcess, connect, running, uid
 
 E2E_ENV = {"KEFU_AGENT_GRACE_SECONDS": "2", "KEFU_FAULT_INJECTION": "1"}
 
@@ -37,3 +37,28 @@ def corpus(server: ServerProcess) -> Iterator[Corpus]:
     c = build_corpus(server)
     yield c
     c.close()
+
+
+@pytest.fixture()
+def teams(admin: Api) -> Iterator[list[str]]:
+    """Team ids a test creates (append them): deleted afterwards."""
+    made: list[str] = []
+    yield made
+    for team_id in made:
+        admin.call("DELETE", f"/api/teams/{team_id}")
+
+
+def new_team(admin: Api, teams: list[str], members: dict[str, int],
+             **settings: object) -> str:
+    team_id = uid("t").lower().replace(".", "-")[:30]
+    admin.ok("POST", "/api/teams", {"id": team_id, "name": f"组 {team_id}", **settings})
+    teams.append(team_id)
+    for kefu_id, skill in members.items():
+        admin.ok("PUT", f"/api/teams/{team_id}/members/{kefu_id}", {"skill": skill})
+    return team_id
+
+
+def customer(server: ServerProcess, admin: Api, sockets: list[WS],
+             name: str = "访客") -> tuple[str, Api, WS]:
+    kehu_id, kehu = admin.guest(name)
+    return kehu_id, kehu, connect(server, kehu, sockets)

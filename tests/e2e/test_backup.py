@@ -286,15 +286,22 @@ def test_rest_backup_flush_and_cli_restore(rs: RedisServer, tmp_path: Path) -> N
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert not mon.names(0) & {"KEYS", "FLUSHALL", "FLUSHDB"}
     assert {"SCAN", "UNLINK", "RESTORE"} <= mon.names(0)
-    assert json.loads(restored.stdout)["data"]["restored"] == info["key_count"]
+    outcome = json.loads(restored.stdout)["data"]
+    # a key whose TTL ran out since the backup (a rate-limit window that closed at the
+    # minute's end) is counted, not restored
+    assert outcome["restored"] + outcome["expired"] == info["key_count"]
+    assert outcome["expired"] <= 3, outcome
 
     # the file's own keys, RESTOREd in a scratch database, against what is now stored
-    expected = {e["key"]: base64.b64decode(e["dump"]) for e in backup.entries(path)}
+    gone = time.time() * 1000
+    expected = {e["key"]: base64.b64decode(e["dump"]) for e in backup.entries(path)
+                if e.get("expire_at_ms") is None or e["expire_at_ms"] > gone + 1000}
     scratch = rs.client(db=2)
     for key, blob in expected.items():
         scratch.restore(key, 0, blob)
     log_key = f"{prefix}log"
-    assert set(stored_dumps(r, prefix)) == set(expected)
+    assert set(expected) <= set(stored_dumps(r, prefix)) <= {
+        e["key"] for e in backup.entries(path)}
     for key in expected:
         if key == log_key:
             continue

@@ -5,36 +5,8 @@ lists per team, and the widget's public list of teams."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.helpers import WS, Api, ServerProcess, connect, uid
-
-
-@pytest.fixture()
-def teams(admin: Api) -> Iterator[list[str]]:
-    """Team ids a test creates (append them): deleted afterwards."""
-    made: list[str] = []
-    yield made
-    for team_id in made:
-        admin.call("DELETE", f"/api/teams/{team_id}")
-
-
-def new_team(admin: Api, teams: list[str], members: dict[str, int],
-             **settings: object) -> str:
-    team_id = uid("t").lower().replace(".", "-")[:30]
-    admin.ok("POST", "/api/teams", {"id": team_id, "name": f"组 {team_id}", **settings})
-    teams.append(team_id)
-    for kefu_id, skill in members.items():
-        admin.ok("PUT", f"/api/teams/{team_id}/members/{kefu_id}", {"skill": skill})
-    return team_id
-
-
-def customer(server: ServerProcess, admin: Api, sockets: list[WS],
-             name: str = "访客") -> tuple[str, Api, WS]:
-    kehu_id, kehu = admin.guest(name)
-    return kehu_id, kehu, connect(server, kehu, sockets)
+from tests.e2e.conftest import customer, new_team
+from tests.helpers import WS, Api, ServerProcess, connect
 
 
 def test_a_team_queue_is_served_by_its_members_only(server: ServerProcess, admin: Api,

@@ -164,7 +164,13 @@ export class ChatState {
     this.queue = f;
   }
 
+  on_connecting(f) {
+    // offered to an agent (a team in offer mode) that is deciding; or that fell through
+    this.connecting = f.active !== false;
+  }
+
   on_assigned(f) {
+    this.connecting = false;
     const conv = this.conv(f.session.session_id, f.session);
     conv.update({ ...f.session, status: "active" });
     this.current = conv.sid;

@@ -118,7 +118,7 @@ function subtitleText() {
   switch (state.phase) {
     case "welcome": return t("chat.sub_welcome");
     case "requesting": return t("chat.sub_requesting");
-    case "waiting": return t("chat.sub_waiting");
+    case "waiting": return t(state.connecting ? "chat.sub_connecting" : "chat.sub_waiting");
     case "active": return state.kefu
       ? t(state.kefuPresence === "offline" ? "chat.sub_agent_away" : "chat.sub_agent", { name: state.kefu.name })
       : t("chat.sub_requesting");

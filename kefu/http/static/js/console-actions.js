@@ -147,6 +147,13 @@ export class WorkspaceActions {
     }
   }
 
+  /** Accept or decline an offered customer (the answer comes back as offer_closed). */
+  answerOffer(offerId, accept) {
+    if (!this.socket.send({ type: accept ? "accept" : "decline", offer_id: offerId })) {
+      toast(t("conn.down"), "error");
+    }
+  }
+
   /** ``to``: a kefu id, or ``team:<id>`` (the customer to the front of that team's queue). */
   async transfer(sid, to, reason, note) {
     const target = to.startsWith("team:") ? { to_team: to.slice(5) } : { to_kefu_id: to };

@@ -26,6 +26,7 @@ export class Workspace extends WorkspaceActions {
     this.status = this.me.status === "offline" ? "online" : this.me.status;
     this.link = "connecting";
     this.waiting = [];
+    this.offers = new Map(); // offer id → the offer frame (a team in offer mode)
     this.presence = new Map(); // kehu id → "online" | "offline"
     this.names = new Map(); // user id → name, learnt from frames and REST replies
     this.typingUntil = new Map(); // session id → ms
@@ -218,6 +219,26 @@ export class Workspace extends WorkspaceActions {
 
   on_switched(f) {
     if (this.convs.has(f.session_id)) this.setFocus(f.session_id, false);
+  }
+
+  on_offer(f) {
+    this.offers.set(f.offer_id, { ...f, until: Date.now() + f.expires_in_seconds * 1000 });
+    this.learn(f.customer.id, f.customer.name);
+    toast(t("toast.offer", { name: f.customer.name }));
+    if (!this.offerClock) this.offerClock = setInterval(() => this.view.refresh(), 1000);
+  }
+
+  on_offer_closed(f) {
+    this.offers.delete(f.offer_id);
+    if (!this.offers.size && this.offerClock) {
+      clearInterval(this.offerClock);
+      this.offerClock = null;
+    }
+  }
+
+  on_away(f) {
+    this.status = "away";
+    toast(t("toast.away_missed", { n: f.misses }), "error");
   }
 
   on_presence(f) {

@@ -24,6 +24,9 @@ export class ConsoleView {
     this.customerList = h("ul", { class: "customer-list", "aria-label": t("console.customers") });
     this.customerCount = h("span", { class: "count" });
     this.queueList = h("ul", { class: "queue-list", "aria-label": t("console.queue") });
+    this.offerList = h("ul", { class: "offer-list", "aria-label": t("console.offers") });
+    this.offerSection = h("section", { class: "side-section offers", hidden: true },
+      h("h2", {}, t("console.offers")), this.offerList);
     this.queueCount = h("span", { class: "count" });
     this.headName = h("h2", { class: "chat-title" });
     this.headSub = h("div", { class: "chat-sub" });
@@ -68,6 +71,7 @@ export class ConsoleView {
           h("button", { type: "button", class: "btn btn-ghost", onclick: () => app.logout() }, t("logout")))),
       h("div", { class: "ws-body" },
         h("aside", { class: "sidebar" },
+          this.offerSection,
           h("section", { class: "side-section" },
             h("h2", {}, t("console.customers"), " ", this.customerCount), this.customerList),
           h("section", { class: "side-section" },
@@ -115,6 +119,7 @@ export class ConsoleView {
     this.statusBtn.textContent = t(`status.${app.status}`);
     this.statusBtn.className = `btn status-btn status-${app.status}`;
     this.statusBtn.setAttribute("aria-label", t("console.status_toggle", { status: t(`status.${app.status}`) }));
+    this.drawOffers();
     this.drawCustomers();
     this.drawQueue();
     this.drawChat();
@@ -153,6 +158,33 @@ export class ConsoleView {
     });
     keepFocus(this.customerList, "sid", () => mount(this.customerList,
       items.length ? items : h("li", { class: "empty" }, t("console.no_customers"))));
+  }
+
+  /** Customers offered to this agent: accept or decline before the time runs out. */
+  drawOffers() {
+    const app = this.app;
+    this.offerSection.hidden = !app.offers.size;
+    const left = (o) => t("offer.left", { n: Math.max(0, Math.ceil((o.until - Date.now()) / 1000)) });
+    const sig = [...app.offers.keys()].join(",");
+    if (sig === this.offerSig) { // the same offers: only the countdowns move, so a
+      // click on a button is never lost to a rebuild
+      for (const el of this.offerList.querySelectorAll("[data-offer]")) {
+        el.textContent = left(app.offers.get(el.dataset.offer));
+      }
+      return;
+    }
+    this.offerSig = sig;
+    const items = [...app.offers.values()].map((o) => h("li", { class: "offer-item card" },
+      h("div", { class: "offer-main" },
+        h("span", { class: "customer-name" }, o.customer.name),
+        h("span", { class: "offer-left", dataset: { offer: o.offer_id } }, left(o))),
+      o.preview ? h("p", { class: "offer-preview" }, o.preview) : null,
+      h("div", { class: "offer-actions" },
+        h("button", { type: "button", class: "btn btn-primary btn-small", dataset: { accept: o.offer_id },
+          onclick: () => app.answerOffer(o.offer_id, true) }, t("offer.accept")),
+        h("button", { type: "button", class: "btn btn-small",
+          onclick: () => app.answerOffer(o.offer_id, false) }, t("offer.decline")))));
+    keepFocus(this.offerList, "accept", () => mount(this.offerList, items));
   }
 
   drawQueue() {
