@@ -58,6 +58,9 @@ def test_unknown_type_carries_ref():
     ({"type": "rate", "session_id": "u1:k1"}, "score"),
     ({"type": "rate", "session_id": "u1:k1", "score": 4.5}, "score"),
     ({"type": "request_service", "note": 1}, "note"),
+    ({"type": "request_service", "team": "Not A Team"}, "team"),
+    ({"type": "accept"}, "offer_id"),
+    ({"type": "decline", "offer_id": ""}, "offer_id"),
 ])
 def test_missing_or_wrong_typed_field(obj, field):
     e = error(obj)

@@ -10,6 +10,7 @@ from kefu.http.wire import (
     FRAME_TYPES,
     ContentType,
     MessageFrame,
+    OfferAnswerFrame,
     PingFrame,
     RateFrame,
     ReadFrame,
@@ -125,6 +126,13 @@ def test_ping():
     assert isinstance(parse({"type": "ping"}), PingFrame)
 
 
+def test_offer_answers_and_request_service_team():
+    for kind in ("accept", "decline"):
+        f = parse({"type": kind, "offer_id": "of_1"})
+        assert isinstance(f, OfferAnswerFrame) and (f.type, f.offer_id) == (kind, "of_1")
+    assert parse({"type": "request_service", "team": "billing-2"}).team == "billing-2"
+
+
 def test_every_frame_type_is_covered():
     assert set(FRAME_TYPES) == {"message", "read", "typing", "resume", "request_service",
-                                "switch", "rate", "ping"}
+                                "switch", "rate", "ping", "accept", "decline"}
