@@ -70,7 +70,11 @@ def test_overview_search_transcript_users_maintenance_backups(pages: Pages, admi
     hit.get_by_role("button", name="查看").click()
     transcript = page.locator(".transcript")
     expect(transcript.locator(".tl-msg .bubble")).to_have_text(["关于退款 <查询>"])
-    expect(page.locator(".facts")).to_contain_text(kehu_id)
+    expect(page.locator(".facts").first).to_contain_text(kehu_id)
+    # why this agent: the strategy's rule and the chosen candidate (the routing panel)
+    routing = page.locator(".routing-panel")
+    expect(routing.locator(".facts")).to_contain_text("分配策略")
+    expect(routing.locator("table[aria-label=候选客服] strong")).to_have_count(1)
 
     page.locator(".nav-link", has_text="用户").click()
     page.get_by_role("button", name="新建用户").click()

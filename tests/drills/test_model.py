@@ -335,11 +335,11 @@ class ChatModel(RuleBasedStateMachine):
                 self.check_frames(ws)
 
 
-def model_settings(request: pytest.FixtureRequest, ci_seed: int = CI_SEED
-                   ) -> tuple[int, settings]:
+def model_settings(request: pytest.FixtureRequest, ci_seed: int = CI_SEED,
+                   examples: int = 4) -> tuple[int, settings]:
     chosen = os.environ.get("KEFU_MODEL_SEED") or request.config.getoption(
         "--hypothesis-seed", default=None)
-    s = settings(max_examples=int(os.environ.get("KEFU_MODEL_EXAMPLES", "4")),
+    s = settings(max_examples=int(os.environ.get("KEFU_MODEL_EXAMPLES", str(examples))),
                  stateful_step_count=int(os.environ.get("KEFU_MODEL_STEPS", "30")),
                  deadline=None, database=None, derandomize=chosen is None,
                  suppress_health_check=list(HealthCheck), print_blob=True)
@@ -347,11 +347,11 @@ def model_settings(request: pytest.FixtureRequest, ci_seed: int = CI_SEED
 
 
 def run_model(request: pytest.FixtureRequest, model: type[ChatModel], label: str,
-              ci_seed: int = CI_SEED) -> None:
+              ci_seed: int = CI_SEED, examples: int = 4) -> None:
     """Run ``model`` with the seed and sizes chosen (``model_settings``); print the tally."""
     from hypothesis.stateful import run_state_machine_as_test  # noqa: PLC0415
 
-    chosen, s = model_settings(request, ci_seed)
+    chosen, s = model_settings(request, ci_seed, examples)
     factory = seed(chosen)(lambda: model())
     TALLY.clear()
     try:

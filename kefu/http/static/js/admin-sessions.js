@@ -93,9 +93,10 @@ export class SessionsSection {
   async open(sid) {
     mount(this.transcript, h("p", { class: "muted" }, t("loading")));
     try {
-      const [detail, msgs] = await Promise.all([
+      const [detail, msgs, why] = await Promise.all([
         this.api.get(`/api/sessions/${encodeURIComponent(sid)}`),
-        this.api.sessionMessages(sid, true)]);
+        this.api.sessionMessages(sid, true),
+        this.api.get(`/api/sessions/${encodeURIComponent(sid)}/routing`)]);
       const s = detail.session;
       const st = detail.statistics;
       const list = h("ol", { class: "timeline transcript" });
@@ -111,8 +112,11 @@ export class SessionsSection {
           fact(t("admin.col.avg_resp"), seconds(st.avg_response_time_seconds)),
           s.transferred_from ? fact(t("admin.from_session"), h("button", { type: "button", class: "btn btn-small linkish",
             onclick: () => this.open(s.transferred_from) }, s.transferred_from)) : null,
-          s.transferred_to ? fact(t("admin.to_session"), h("button", { type: "button", class: "btn btn-small linkish",
-            onclick: () => this.open(s.transferred_to) }, s.transferred_to)) : null),
+          s.transferred_to && s.transferred_to.startsWith("team:")
+            ? fact(t("admin.to_session"), t("admin.to_team", { team: s.transferred_to.slice(5) }))
+            : s.transferred_to ? fact(t("admin.to_session"), h("button", { type: "button", class: "btn btn-small linkish",
+              onclick: () => this.open(s.transferred_to) }, s.transferred_to)) : null),
+        routingPanel(why.routing),
         list);
       renderTimeline(list, msgs.map((m) => (m.content_type === "System"
         ? { kind: "sys", text: systemText(m), ts: m.timestamp }
@@ -126,6 +130,29 @@ export class SessionsSection {
 
 function label(text, input) {
   return h("label", { class: "field" }, h("span", {}, text), input);
+}
+
+/** Why this agent (GET /api/sessions/{id}/routing): who decided, by which rule, the
+ * candidates with their scores and the agents skipped with the reason. */
+function routingPanel(why) {
+  if (!why) return null;
+  const facts = h("dl", { class: "facts" },
+    fact(t("admin.routing_by"), t(`routing.by.${why.by}`)),
+    why.strategy ? fact(t("admin.routing_rule"), `${why.strategy} — ${why.rule}`) : null,
+    why.team ? fact(t("admin.routing_team"), why.overflowed
+      ? t("admin.routing_overflowed", { team: why.team }) : why.team) : null,
+    why.waited_seconds !== undefined ? fact(t("admin.routing_waited"), seconds(why.waited_seconds)) : null);
+  const candidates = (why.candidates || []).map((c) => [
+    c.chosen ? h("strong", {}, c.kefu_id) : c.kefu_id, `${c.load}/${c.max_sessions}`,
+    String(c.efficiency_score), c.skill === undefined ? "—" : String(c.skill)]);
+  const skipped = (why.skipped || []).map((s) => [s.kefu_id, t(`routing.skip.${s.reason}`),
+    `${s.load}/${s.max_sessions}`]);
+  return h("details", { class: "routing-panel", open: true },
+    h("summary", {}, t("admin.routing")), facts,
+    candidates.length ? table([t("admin.col.agent"), t("admin.routing_load"), t("admin.routing_score"),
+      t("admin.routing_skill")], candidates, { label: t("admin.routing_candidates") }) : null,
+    skipped.length ? table([t("admin.col.agent"), t("admin.routing_reason"), t("admin.routing_load")],
+      skipped, { label: t("admin.routing_skipped") }) : null);
 }
 
 function fact(name, value) {
