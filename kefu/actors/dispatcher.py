@@ -289,6 +289,8 @@ class Dispatcher(SupervisedActor):
         slot.connections = connections
         if slot.effective_status is not before:
             self._broadcast_presence(slot)
+        if opened:
+            self.desk.offering.resend(slot.kefu_id)
         self.desk.fill_seats()
         return Accepted()
 

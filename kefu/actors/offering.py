@@ -104,13 +104,26 @@ class Offering:
             return False
         self.out[entry.kehu_id] = offer
         slot.reserved.add(entry.kehu_id)
-        rt.outbox.to_users([slot.kefu_id], protocol.offer(
-            offer.offer_id, {"id": entry.kehu_id, "name": entry.kehu_name}, entry.team,
-            self.preview(entry.kehu_id), iso(offer.expires_at), seconds))
+        self.tell(offer, entry, seconds)
         rt.outbox.to_users([entry.kehu_id], protocol.connecting(entry.team))
         rt.event("info", "dispatcher", "offered", kehu_id=entry.kehu_id,
                  kefu_id=slot.kefu_id, offer_id=offer.offer_id)
         return True
+
+    def tell(self, offer: Offer, entry: QueueEntry, seconds: float) -> None:
+        """The ``offer`` frame to every connection of the agent."""
+        self.desk.rt.outbox.to_users([offer.kefu_id], protocol.offer(
+            offer.offer_id, {"id": entry.kehu_id, "name": entry.kehu_name}, entry.team,
+            self.preview(entry.kehu_id), iso(offer.expires_at), round(seconds, 1)))
+
+    def resend(self, kefu_id: str) -> None:
+        """A new connection of the agent (a reload, another tab): the offers it holds
+        again, with the time left — else it could only let them expire."""
+        at = now()
+        for offer in [o for o in self.out.values() if o.kefu_id == kefu_id]:
+            entry = self.desk.queue.entries.get(offer.kehu_id)
+            if entry is not None:
+                self.tell(offer, entry, max(offer.expires_at - at, 0.0))
 
     def preview(self, kehu_id: str) -> str | None:
         """The first thing the customer wrote while it waited (cut), if anything."""

@@ -30,6 +30,9 @@ def test_offer_accept_and_decline_over_websockets(server: ServerProcess, admin: 
     assert offer["team"] == team and offer["preview"] == "我想退款，订单 88"
     assert offer["expires_in_seconds"] == 60 and offer["expires_at"]
     assert c.expect("connecting")["team"] == team
+    k_a2 = connect(server, a, sockets)  # a reload (or a second tab) is told it again
+    again = k_a2.expect("offer")
+    assert again["offer_id"] == offer["offer_id"] and 0 < again["expires_in_seconds"] <= 60
     # only the agent it was offered to may answer; a customer may not answer at all
     k_b.send(type="accept", offer_id=offer["offer_id"])
     assert k_b.expect("error")["code"] == "offer_gone"
@@ -56,7 +59,7 @@ def test_offer_accept_and_decline_over_websockets(server: ServerProcess, admin: 
     k_b.send(type="decline", offer_id=first["offer_id"])
     assert k_b.expect("offer_closed")["outcome"] == "declined"
     assert c2.expect("connecting", where=lambda f: not f["active"])["team"] == team
-    again = k_b.expect("offer")
-    assert again["offer_id"] != first["offer_id"]
-    k_b.send(type="accept", offer_id=again["offer_id"])
+    second = k_b.expect("offer")
+    assert second["offer_id"] != first["offer_id"]
+    k_b.send(type="accept", offer_id=second["offer_id"])
     assert c2.expect("assigned")["session"]["kefu_id"] == b_id

@@ -67,7 +67,7 @@ from tests.helpers import WS, Api, ServerProcess
 pytestmark = pytest.mark.slow
 
 # per operation and generation mode; KEFU_FUZZ_EXAMPLES=200 for a deeper run by hand
-MAX_EXAMPLES = int(os.environ.get("KEFU_FUZZ_EXAMPLES", "15"))
+MAX_EXAMPLES = int(os.environ.get("KEFU_FUZZ_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
