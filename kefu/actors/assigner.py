@@ -299,6 +299,18 @@ class Assigner:
         self.rt.session(sid).tell(SessionChanged(generation=generation))
         self.rt.agent(kefu_id).tell(CustomerReleased(kehu_id=kehu_id, session_id=sid))
 
+    def close(self, sid: str, closing: dispatch.Command) -> Rejected | int:
+        """Run the close script ``closing`` of ``sid`` and let the session go → its new
+        generation, or the refusal (nothing changed)."""
+        try:
+            generation = dispatch.close_session(self.rt.store, closing, self.fence)
+        except REDIS_ERRORS:
+            return UNAVAILABLE
+        if isinstance(generation, Refused):
+            return self.stale(generation)
+        self.released(sid, generation)
+        return generation
+
     def meta(self, sid: str) -> dict[str, str]:
         try:
             return dispatch.session_meta(self.rt.store, sid)
@@ -311,13 +323,8 @@ class Assigner:
             return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
         closing = dispatch.close_session_command(self.rt.store, sid,
                                                  SessionStatus.COMPLETED.value, now(), reason)
-        try:
-            generation = dispatch.close_session(self.rt.store, closing, self.fence)
-        except REDIS_ERRORS:
-            return UNAVAILABLE
-        if isinstance(generation, Refused):
-            return self.stale(generation)
-        self.released(sid, generation)
+        if isinstance(closed := self.close(sid, closing), Rejected):
+            return closed
         meta = self.meta(sid)
         ended = float(meta.get("ended_at", now()))
         run = ended - float(meta.get("opened_at", ended))
@@ -377,13 +384,8 @@ class Assigner:
         closing = dispatch.close_session_command(
             self.rt.store, sid, SessionStatus.TRANSFERRED.value, at, "transferred",
             requeue_json=self.queue.entry_json(entry), transferred_to=f"team:{team}")
-        try:
-            generation = dispatch.close_session(self.rt.store, closing, self.fence)
-        except REDIS_ERRORS:
-            return UNAVAILABLE
-        if isinstance(generation, Refused):
-            return self.stale(generation)
-        self.released(sid, generation)
+        if isinstance(closed := self.close(sid, closing), Rejected):
+            return closed
         self.queue.requeued(entry)  # the close script queued it in Redis
         data = {"session_id": sid, "from_kefu_id": from_kefu, "to_kefu_id": None,
                 "to_team": team, "transfer_time": iso(at), "reason": reason, "note": note,
@@ -409,14 +411,8 @@ class Assigner:
             closing = dispatch.close_session_command(
                 self.rt.store, sid, SessionStatus.COMPLETED.value, now(), "agent_offline",
                 requeue_json=self.queue.entry_json(entry))
-            try:
-                generation = dispatch.close_session(self.rt.store, closing, self.fence)
-            except REDIS_ERRORS:
+            if isinstance(self.close(sid, closing), Rejected):
                 return
-            if isinstance(generation, Refused):
-                self.stale(generation)
-                return
-            self.released(sid, generation)
             self.queue.requeued(entry)  # the close script queued it in Redis
             self.rt.outbox.to_users([kehu_id, slot.kefu_id], protocol.session_ended(
                 sid, "agent_offline", None, iso(now())))
