@@ -157,6 +157,20 @@ def connecting(team: str | None, active: bool = True) -> bytes:
     return encode("connecting", team=team, active=active)
 
 
+def leave_message(team: str | None, reason: str, queued: bool,
+                  next_open: str | None = None) -> bytes:
+    """To a customer: it may leave a message instead of chatting — ``outside_hours`` (not
+    queued; ``next_open`` when the team opens again), ``nobody_online`` or ``max_wait``
+    (still queued: it may keep waiting)."""
+    return encode("leave_message", team=team, reason=reason, queued=queued,
+                  next_open=next_open)
+
+
+def message_left(left: dict[str, Any]) -> bytes:
+    """To the online agents who could answer it: a customer left a message."""
+    return encode("message_left", left=left)
+
+
 def away(reason: str, misses: int) -> bytes:
     """To an agent the server set ``away`` (``missed_offers``: it let ``misses`` offers in
     a row expire)."""

@@ -32,6 +32,7 @@ from kefu.actors.messages import (
     EndSession,
     GetDispatcherState,
     GetWaiting,
+    MessageLeft,
     PostMessage,
     RegisterAgent,
     Rejected,
@@ -79,6 +80,7 @@ class Dispatcher(SupervisedActor):
                                                 rt.settings.priority_head_start_seconds)
         self.waiting_pushed = -1  # the queue version last pushed to the agents
         self.overflowed: set[str] = set()  # waiting kehu past their team's overflow time
+        self.told_max_wait: set[str] = set()  # … told they may leave a message instead
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
                              on_stale=self.load,
                              book=TeamBook.from_views(teams_store.all_teams(rt.store)))
@@ -117,6 +119,8 @@ class Dispatcher(SupervisedActor):
                                           msg.reason, msg.note)
             case TeamsChanged():
                 return self._handle_teams_changed()
+            case MessageLeft():
+                return self._handle_message_left(msg)
             case AnswerOffer():
                 result = self.desk.offering.answer(msg.kefu_id, msg.offer_id, msg.accept)
                 if isinstance(result, Rejected):
@@ -205,14 +209,45 @@ class Dispatcher(SupervisedActor):
                 reason=RejectReason.ALREADY_IN_SESSION), None)
         if self.maintenance.on and msg.kehu_id not in self.queue:
             return self.maintenance.refuse(self.rt, msg.conn_id, None)
-        if msg.team is not None and self.desk.book.get(msg.team) is None:
+        book, at = self.desk.book, now()
+        if msg.team is not None and book.get(msg.team) is None:
             return self._refused(msg.conn_id, Rejected(reason=RejectReason.TEAM_NOT_FOUND),
                                  None)
+        if book.closed(msg.team, at) and msg.kehu_id not in self.queue:
+            rule = book.get(msg.team)
+            opens = rule.hours.next_open(at) if rule and rule.hours else None
+            self.rt.outbox.to_users([msg.kehu_id], protocol.leave_message(
+                msg.team, "outside_hours", False, iso(opens) if opens else None))
+            return Accepted(data={"session_id": None, "closed": True})
         result = self.desk.serve(msg.kehu_id, msg.kehu_name, msg.priority, msg.note,
                                  msg.team)
         if isinstance(result, Rejected):
             return self._refused(msg.conn_id, result, None)
+        entry = self.queue.entries.get(msg.kehu_id)
+        if entry is not None and self.seats.online_capacity(book.reach(entry.team, 0.0)) == 0:
+            self.rt.outbox.to_users([msg.kehu_id], protocol.leave_message(
+                entry.team, "nobody_online", True))
         return Accepted(data={"session_id": self.desk.assignments.get(msg.kehu_id)})
+
+    def _handle_message_left(self, msg: MessageLeft) -> Any:
+        """The kehu left a message: it no longer waits; the agents who could answer it
+        (its team's, or everyone's) hear of it."""
+        if msg.kehu_id in self.queue:
+            try:
+                dispatch.drop_queue_entry(self.rt.store, msg.kehu_id, self.desk.fence)
+            except Fenced:
+                return self.desk.stale(dispatch.Refused("fenced"))
+            except REDIS_ERRORS:
+                return Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
+            self.queue.taken(msg.kehu_id)
+            self.desk.offering.forget(msg.kehu_id, "withdrawn")
+            self.desk.fill_seats()  # a seat an offer held may be free again
+        reach = self.desk.book.reach(msg.left.get("team"), 0.0)
+        agents = [s.kefu_id for s in self.seats.agents.values()
+                  if s.connections > 0 and (reach is None or s.kefu_id in reach)]
+        if agents:
+            self.rt.outbox.to_users(agents, protocol.message_left(msg.left))
+        return Accepted()
 
     def _handle_customer_presence(self, msg: CustomerPresence) -> Any:
         was_online = self.presence.total(msg.kehu_id) > 0
@@ -361,14 +396,15 @@ class Dispatcher(SupervisedActor):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None
                     and msg.now - slot.disconnected_at >= grace):
                 self.desk.requeue_agent(slot)
-        self._note_overflows(msg.now)
+        self._note_waits(msg.now)
         self.desk.offering.expire(msg.now)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
         self._push_waiting(msg.now)
 
-    def _note_overflows(self, at: float) -> None:
+    def _note_waits(self, at: float) -> None:
         """A waiting customer whose team's overflow time passed reaches more agents:
-        their consoles must list it (a new queue version)."""
+        their consoles must list it (a new queue version). One past its team's
+        ``max_wait_seconds`` is offered, once, to leave a message instead."""
         book = self.desk.book
         over = {e.kehu_id for e in self.queue.entries.values()
                 if book.overflowed(e.team, at - e.waiting_since)}
@@ -376,6 +412,13 @@ class Dispatcher(SupervisedActor):
             self.queue.version += 1
             self.queue.dirty = True
         self.overflowed = over
+        for entry in self.queue.entries.values():
+            if (entry.kehu_id not in self.told_max_wait
+                    and book.waited_too_long(entry.team, at - entry.waiting_since)):
+                self.told_max_wait.add(entry.kehu_id)
+                self.rt.outbox.to_users([entry.kehu_id], protocol.leave_message(
+                    entry.team, "max_wait", True))
+        self.told_max_wait &= set(self.queue.entries)
 
     def _push_waiting(self, at: float) -> None:
         """The queue changed since the last tick: to every online agent the customers it

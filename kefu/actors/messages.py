@@ -167,6 +167,15 @@ class AnswerOffer(ActorMessage):
 
 
 @dataclass(**_MSG)
+class MessageLeft(ActorMessage):
+    """A customer left a message (stored): it stops waiting, and the agents who could
+    answer it are told."""
+
+    kehu_id: str
+    left: dict[str, Any]
+
+
+@dataclass(**_MSG)
 class TeamsChanged(ActorMessage):
     """An admin changed a team or its members: the dispatcher reads the teams again."""
 

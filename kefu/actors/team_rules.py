@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kefu.actors.business_hours import BusinessHours
+
 ALL = "all"
 
 
@@ -28,6 +30,7 @@ class TeamRule:
     overflow_after_seconds: float | None = None
     overflow_to: str | tuple[str, ...] | None = None
     max_wait_seconds: float | None = None
+    hours: BusinessHours | None = None  # None: always open
 
     @classmethod
     def from_view(cls, team: dict[str, Any]) -> TeamRule:
@@ -40,7 +43,8 @@ class TeamRule:
                    overflow_after_seconds=team.get("overflow_after_seconds"),
                    overflow_to=tuple(overflow_to) if isinstance(overflow_to, list)
                    else overflow_to,
-                   max_wait_seconds=team.get("max_wait_seconds"))
+                   max_wait_seconds=team.get("max_wait_seconds"),
+                   hours=BusinessHours.from_view(team.get("hours")))
 
 
 @dataclass
@@ -83,6 +87,17 @@ class TeamBook:
         """The agent's skill in the team (0: not a member, or no team)."""
         rule = self.get(team_id)
         return rule.members.get(kefu_id, 0) if rule is not None else 0
+
+    def closed(self, team_id: str | None, at: float) -> bool:
+        """Is the team outside its business hours at ``at``? (No team, no hours: open.)"""
+        rule = self.get(team_id)
+        return rule is not None and rule.hours is not None and not rule.hours.is_open(at)
+
+    def waited_too_long(self, team_id: str | None, waited: float) -> bool:
+        """Past the team's ``max_wait_seconds``?"""
+        rule = self.get(team_id)
+        return (rule is not None and rule.max_wait_seconds is not None
+                and waited >= rule.max_wait_seconds)
 
     def teams_of(self, kefu_id: str) -> set[str]:
         return {t for t, rule in self.teams.items() if kefu_id in rule.members}

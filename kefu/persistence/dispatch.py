@@ -130,6 +130,18 @@ def drop_offer(store: Store, kehu_id: str, offer_id: str, fence: Fence = UNFENCE
     return bool(int(result[1]))
 
 
+def drop_queue_entry(store: Store, kehu_id: str, fence: Fence = UNFENCED) -> bool:
+    """Take a kehu out of the queue (and any offer of it) → whether it was waiting.
+    Raises ``Fenced`` when this node lost the dispatcher's lease."""
+    k = store.keys
+    result = store.call_script(store.queue_drop, keys=[k.queue, k.offers, fence.key],
+                               args=[kehu_id, fence.token])
+    if result[0] == "fenced":
+        raise Fenced("the dispatcher's lease is not this node's")
+    confirm_quietly(store, "queue drop")
+    return bool(int(result[1]))
+
+
 def open_session_command(store: Store, sid: str, kehu_id: str, kefu_id: str, at: float,
                          transferred_from: str, kehu_name: str, kefu_name: str,
                          dedup_ttl: int, force: bool = False,

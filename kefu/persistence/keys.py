@@ -223,3 +223,22 @@ class Keys:
     def team_members(self, team_id: str) -> str:
         """HASH: kefu id → skill level (1-5) in the team."""
         return f"{self.prefix}team:{team_id}:members"
+
+    # messages left (docs/routing.md, "Leave a message")
+    def left(self, left_id: str) -> str:
+        """HASH: one message left (customer, team, contact fields, reply, status)."""
+        return f"{self.prefix}left:{left_id}"
+
+    @property
+    def left_all(self) -> str:
+        """ZSET: every message left by its time."""
+        return f"{self.prefix}left:all"
+
+    @property
+    def left_open(self) -> str:
+        """ZSET: the messages left that nobody answered yet, by time."""
+        return f"{self.prefix}left:open"
+
+    def left_by(self, kehu_id: str) -> str:
+        """ZSET: a customer's messages left, by time."""
+        return f"{self.prefix}left:by:{kehu_id}"

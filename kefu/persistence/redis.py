@@ -22,6 +22,7 @@ from kefu.persistence.scripts import (
     CLOSE_LUA,
     OFFER_DROP_LUA,
     OFFER_PUT_LUA,
+    QUEUE_DROP_LUA,
     QUEUE_PUT_LUA,
     RATE_LUA,
     TRANSFER_LUA,
@@ -63,6 +64,7 @@ class Store:
         self.queue_put = self.client.register_script(QUEUE_PUT_LUA)
         self.offer_put = self.client.register_script(OFFER_PUT_LUA)
         self.offer_drop = self.client.register_script(OFFER_DROP_LUA)
+        self.queue_drop = self.client.register_script(QUEUE_DROP_LUA)
 
     def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one round trip on one pooled connection, packed by hiredis

@@ -298,3 +298,11 @@ if held and cjson.decode(held)['id'] == ARGV[2] then
 end
 return {'ok', 0}
 """
+
+# A waiting kehu stops waiting (it left a message instead): its queue entry and any offer
+# of it go.  KEYS: queue, offers, lease.  ARGV: kehu_id, fence token → {'ok', 1 | 0}
+QUEUE_DROP_LUA = FENCE_LUA + """
+if fenced(KEYS[3], ARGV[2]) then return {'fenced', ''} end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return {'ok', redis.call('HDEL', KEYS[1], ARGV[1])}
+"""

@@ -15,7 +15,7 @@ from kefu.domain import iso, now
 from kefu.persistence.redis import Store
 
 FIELDS = ("name", "description", "assignment", "offer_seconds", "overflow_after_seconds",
-          "overflow_to", "max_wait_seconds")
+          "overflow_to", "max_wait_seconds", "hours")
 
 # KEYS: teams, team.  ARGV: id, then field/value pairs → 1 created | 0 the id is taken
 CREATE_LUA = """

@@ -56,7 +56,8 @@ NOT_REST = {r"/ws": "the WebSocket: its auth (4401 close) is tested in test_rest
 GHOST = {"sid": "ghost_kehu_zz:ghost_kefu_zz", "kefu": "ghost_kefu_zz",
          "kehu": "ghost_kehu_zz", "other_kehu": "ghost_kehu_zz", "me": "ghost_user_zz",
          "msg": "ghost_msg_zz", "backup": "ghost_backup_zz.json.gz",
-         "actor": "session:ghost_kehu_zz:ghost_kefu_zz", "team": "ghost_team_zz"}
+         "actor": "session:ghost_kehu_zz:ghost_kefu_zz", "team": "ghost_team_zz",
+         "left": "lm_ghost_zz"}
 
 
 def pw() -> str:
@@ -231,6 +232,16 @@ def throwaway_member(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, 
     return None, f"{path}/members/{ctx.ids['kefu']}", None
 
 
+def throwaway_left(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
+    """A message left (no team) by a new guest: each caller answers its own."""
+    _kehu_id, kehu = ctx.guest()
+    left = kehu.ok("POST", "/api/messages-left", {"content": "矩阵留言"})["message"]
+    return None, f"/api/messages-left/{left['id']}/reply", None
+
+
+KEHU_ONLY = grid(kehu=200, admin=403)
+
+
 def new_user_body(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"id": uid("made"), "name": "made", "user_type": "kehu", "password": pw()}
 
@@ -276,6 +287,11 @@ ROWS: list[Row] = [
     # teams (issue 14): agents read them, admins change them
     Row("GET", "/api/teams", STAFF),
     Row("GET", "/api/widget/teams", PUBLIC),
+    Row("POST", "/api/messages-left", KEHU_ONLY, body={"content": "矩阵测试"}),
+    Row("GET", "/api/messages-left", STAFF),
+    Row("GET", "/api/messages-left/mine", KEHU_ONLY),
+    Row("POST", "/api/messages-left/{left}/reply", STAFF, body={"content": "回复"},
+        prepare=(("kefu", "other_kefu", "admin"), throwaway_left)),
     Row("POST", "/api/teams", ADMIN_ONLY,
         body=lambda _ctx, _c: {"id": uid("team").lower(), "name": "新团队"}),
     Row("GET", "/api/teams/{team}", STAFF),
@@ -351,7 +367,7 @@ ROWS: list[Row] = [
 ]
 
 SAMPLE = {"sid": "k:f", "kefu": "f", "kehu": "k", "other_kehu": "k2", "me": "u", "msg": "m",
-          "backup": "b.json.gz", "actor": "session:k:f", "team": "t"}
+          "backup": "b.json.gz", "actor": "session:k:f", "team": "t", "left": "l"}
 
 
 def route_table() -> list[tuple[str, type]]:
@@ -437,10 +453,11 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
             "GET", "/api/system/actors", params={"kind": "session"})["actors"]}
         assert f"session:{zsid}" in actors, actors
         c.api["admin"].ok("POST", "/api/teams", {"id": "matrix", "name": "矩阵"})
+        left = c.api["kehu"].ok("POST", "/api/messages-left", {"content": "矩阵"})["message"]
         backup = c.api["admin"].ok("POST", "/api/system/backup")["name"]
         c.ids.update(sid=sid, other_sid=f"{k2}:{b}", msg=acked[0], spare_msg=acked[1],
                      spare_kefu=spare, backup=backup, actor=f"session:{zsid}",
-                     team="matrix")
+                     team="matrix", left=left["id"])
         yield c
     finally:
         for ws in c.sockets:

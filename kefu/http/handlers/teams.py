@@ -5,12 +5,15 @@ routes by the teams (docs/routing.md, "Teams")."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, model_validator
 
+from kefu.actors.business_hours import BusinessHours, minutes
 from kefu.actors.messages import TeamsChanged
-from kefu.domain import UserType
+from kefu.domain import UserType, iso, now
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import Body, Name, Note
 from kefu.http.openapi import doc
@@ -18,6 +21,36 @@ from kefu.persistence import teams
 
 TeamId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Seconds = Annotated[int, Field(ge=0, le=86_400)]
+
+
+HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class HoursBody(Body):
+    """Weekly business hours in ``timezone`` (IANA), intervals ``["09:00", "18:00"]`` per
+    day (a day not listed is closed), and closed ``holidays`` (``YYYY-MM-DD``)."""
+
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    weekly: Annotated[dict[Day, Annotated[list[tuple[HHMM, HHMM]], Field(max_length=6)]],
+                      Field(max_length=7)] = {}
+    holidays: Annotated[list[datetime.date], Field(max_length=366)] = []
+
+    @model_validator(mode="after")
+    def _valid(self) -> HoursBody:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+        for day, spans in self.weekly.items():
+            if any(minutes(a) >= minutes(b) for a, b in spans):
+                raise ValueError(f"{day}: an interval must end after it starts")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        return {"timezone": self.timezone,
+                "weekly": {d: [list(span) for span in spans] for d, spans in self.weekly.items()},
+                "holidays": [d.isoformat() for d in self.holidays]}
 
 
 class TeamSettings(Body):
@@ -30,9 +63,13 @@ class TeamSettings(Body):
     overflow_after_seconds: Seconds | None = None
     overflow_to: Literal["all"] | Annotated[list[TeamId], Field(max_length=50)] | None = None
     max_wait_seconds: Seconds | None = None
+    hours: HoursBody | None = None
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+        fields = self.model_dump(exclude_unset=True)
+        if "hours" in fields:
+            fields["hours"] = self.hours.stored() if self.hours is not None else None
+        return fields
 
 
 class NewTeamBody(TeamSettings):
@@ -66,6 +103,7 @@ class TeamOut(BaseModel):
     overflow_after_seconds: int | None
     overflow_to: str | list[str] | None
     max_wait_seconds: int | None
+    hours: dict[str, Any] | None = None
     created_at: str | None
     updated_at: str | None
     members: list[MemberOut]
@@ -86,7 +124,7 @@ class TeamDeletedOut(BaseModel):
 
 DEFAULTS = {"description": None, "assignment": "auto", "offer_seconds": None,
             "overflow_after_seconds": None,
-            "overflow_to": None, "max_wait_seconds": None}
+            "overflow_to": None, "max_wait_seconds": None, "hours": None}
 
 
 class TeamsBase(BaseHandler):
@@ -98,8 +136,13 @@ class TeamsBase(BaseHandler):
 
 
 class PublicTeamOut(BaseModel):
+    """``open``: inside its business hours now (always, without hours); ``next_open``:
+    when it opens next, when closed."""
+
     id: str
     name: str
+    open: bool
+    next_open: str | None
 
 
 class PublicTeamListOut(BaseModel):
@@ -111,7 +154,15 @@ class WidgetTeamsHandler(BaseHandler):
          roles=(), response=PublicTeamListOut, tag="teams")
     async def get(self) -> None:
         found = await self.state.bridge.run_io(teams.all_teams, self.state.store)
-        self.ok("teams_ok", {"teams": [{"id": t["id"], "name": t["name"]} for t in found]})
+        at = now()
+        out = []
+        for team in found:
+            hours = BusinessHours.from_view(team.get("hours"))
+            opens = hours.next_open(at) if hours is not None else at
+            out.append({"id": team["id"], "name": team["name"],
+                        "open": hours is None or hours.is_open(at),
+                        "next_open": iso(opens) if opens is not None else None})
+        self.ok("teams_ok", {"teams": out})
 
 
 class TeamsHandler(TeamsBase):
