@@ -20,7 +20,8 @@ from kefu.protocol import RejectReason
 
 SAMPLE = {"str": "x", "str | None": None, "int": 3, "int | None": 2, "float": 1.5,
           "float | None": None, "bool": True, "AgentStatus": AgentStatus.AWAY,
-          "Priority": Priority.HIGH}  # by annotation (postponed: strings)
+          "Priority": Priority.HIGH, "dict[str, Any]": {"id": "lm_1", "team": None}}
+# (by annotation: postponed, so strings)
 
 
 def test_every_travelling_message_survives_the_codec() -> None:
