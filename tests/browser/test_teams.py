@@ -72,3 +72,39 @@ def test_agent_accepts_an_offer_from_the_console(pages: Pages, admin: Api) -> No
         expect(agent.locator(".customer", has_text="等接通的客户")).to_be_visible()
     finally:
         admin.call("DELETE", f"/api/teams/{team_id}")
+
+
+def test_outside_business_hours_a_message_is_left_and_the_reply_read_later(
+        pages: Pages, admin: Api) -> None:
+    kefu_id, _, agent = pages.agent(admin, "值班客服")
+    team_id = uid("night").lower()[:30]
+    admin.ok("POST", "/api/teams", {"id": team_id, "name": "夜间咨询",
+                                    "hours": {"timezone": "Asia/Shanghai", "weekly": {}}})
+    try:
+        admin.ok("PUT", f"/api/teams/{team_id}/members/{kefu_id}", {"skill": 3})
+        page = pages.open(f"/chat?team={team_id}", PHONE)
+        page.fill("#guest-name", "留言的客户")
+        page.locator(".welcome button[type=submit]").click()
+        form = page.locator(".leave-form")
+        expect(form).to_contain_text("现在不在服务时间")
+        expect(page.locator(".composer")).to_be_hidden()
+        form.locator("textarea[name=content]").fill("发票开错了，请联系我")
+        form.locator("input[name=email]").fill("kehu@example.com")
+        form.get_by_role("button", name="提交留言").click()
+        expect(page.locator(".left-list")).to_contain_text("留言已收到")
+        expect(page.locator(".left-pending")).to_have_text("等待回复")
+
+        item = agent.locator(".left-item", has_text="留言的客户")
+        expect(item).to_contain_text("发票开错了")
+        item.get_by_role("button", name="回复").click()
+        dialog = agent.locator("dialog")
+        expect(dialog.locator(".left-contact")).to_contain_text("kehu@example.com")
+        dialog.locator("textarea[name=content]").fill("已为您重开发票")
+        dialog.locator("button[type=submit]").click()
+        expect(dialog).to_have_count(0)
+        expect(agent.locator(".left-item", has_text="留言的客户")).to_have_count(0)
+
+        page.reload()  # the next time the widget opens, in the same browser
+        expect(page.locator(".left-reply")).to_contain_text("值班客服 回复：已为您重开发票")
+    finally:
+        admin.call("DELETE", f"/api/teams/{team_id}")

@@ -81,6 +81,7 @@ export class ChatState {
       },
     });
     this.socket.start();
+    this.loadLeftMessages();
     window.kefuChat = this; // for the browser tests (drop the link, inspect state)
   }
 
@@ -162,6 +163,34 @@ export class ChatState {
   on_queued(f) {
     this.phase = "waiting";
     this.queue = f;
+  }
+
+  on_leave_message(f) {
+    // outside the team's hours (not queued): the form; nobody online or past the max
+    // wait (still queued): an offer the customer may take
+    this.leaveOffer = f;
+    if (!f.queued) this.phase = "leave";
+  }
+
+  /** Leave a message (POST /api/messages-left): the customer stops waiting. */
+  async leaveMessage(fields) {
+    const reason = this.leaveOffer ? this.leaveOffer.reason : "chose";
+    const data = await this.api.post("/api/messages-left",
+      { ...fields, team: this.team || null, reason });
+    this.leftMessages = [data.message, ...(this.leftMessages || [])];
+    this.phase = "left";
+    this.leaveOffer = null;
+    this.changed();
+  }
+
+  /** The customer's earlier messages left and their replies (shown when it opens). */
+  async loadLeftMessages() {
+    try {
+      this.leftMessages = (await this.api.get("/api/messages-left/mine")).messages;
+      this.onChange();
+    } catch {
+      // (shown next time)
+    }
   }
 
   on_connecting(f) {

@@ -101,7 +101,8 @@ function buildWelcome() {
 const draw = batched(() => {
   const phase = state.phase;
   welcome.hidden = phase !== "welcome";
-  for (const el of [timeline, typingLine, composer]) el.hidden = phase === "welcome";
+  for (const el of [timeline, typingLine]) el.hidden = phase === "welcome";
+  composer.hidden = phase === "welcome" || phase === "leave" || phase === "left";
   pill.textContent = t(`conn.${state.link}`);
   pill.className = `pill link-${state.link}`;
   pill.hidden = phase === "welcome" || state.link === "open";
@@ -119,6 +120,7 @@ function subtitleText() {
     case "welcome": return t("chat.sub_welcome");
     case "requesting": return t("chat.sub_requesting");
     case "waiting": return t(state.connecting ? "chat.sub_connecting" : "chat.sub_waiting");
+    case "leave": case "left": return t("chat.sub_leave");
     case "active": return state.kefu
       ? t(state.kefuPresence === "offline" ? "chat.sub_agent_away" : "chat.sub_agent", { name: state.kefu.name })
       : t("chat.sub_requesting");
@@ -136,16 +138,85 @@ function drawBanner() {
 }
 
 function drawExtra() {
-  if (state.phase === "ended" && state.rateSid) {
+  const offer = state.leaveOffer;
+  if (state.phase === "leave") {
+    if (!extra.querySelector(".leave-form")) mount(extra, leaveForm());
+  } else if (state.phase === "left") {
+    mountLeft(t("chat.left_thanks"));
+  } else if (state.phase === "waiting" && offer && offer.queued) {
+    if (!extra.querySelector(".leave-offer")) {
+      mount(extra, h("div", { class: "leave-offer card" },
+        h("p", {}, t(`chat.leave_${offer.reason}`)),
+        h("button", { type: "button", class: "btn", onclick: () => {
+          state.phase = "leave";
+          state.changed();
+        } }, t("chat.leave_button"))));
+    }
+  } else if (state.phase === "ended" && state.rateSid) {
     if (!extra.querySelector(".rating")) mount(extra, ratingCard());
   } else if (state.phase === "rated") {
     if (!extra.querySelector(".rated")) {
       mount(extra, h("div", { class: "rated card" }, h("p", {}, t("chat.thanks")),
         h("button", { type: "button", class: "btn btn-primary", onclick: () => state.again() }, t("chat.again"))));
     }
+  } else if ((state.leftMessages || []).some((m) => m.reply) && state.phase !== "active") {
+    mountLeft(null);
   } else {
     mount(extra);
   }
+}
+
+/** The form a customer leaves a message with (and, optionally, how to reach it). */
+function leaveForm() {
+  const offer = state.leaveOffer;
+  const content = h("textarea", { name: "content", rows: 4, maxlength: 4000, required: true,
+    "aria-label": t("chat.leave_content"), placeholder: t("chat.leave_content") });
+  const name = h("input", { name: "name", maxlength: 100, autocomplete: "name",
+    value: state.me && state.me.name !== "访客" ? state.me.name : "" });
+  const email = h("input", { name: "email", type: "email", maxlength: 254, autocomplete: "email" });
+  const phone = h("input", { name: "phone", type: "tel", maxlength: 40, autocomplete: "tel" });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const intro = offer && offer.reason === "outside_hours"
+    ? t(offer.next_open ? "chat.leave_closed_until" : "chat.leave_closed",
+      { when: offer.next_open ? new Date(offer.next_open).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "" })
+    : t("chat.leave_intro");
+  return h("form", { class: "leave-form card", onsubmit: async (ev) => {
+    ev.preventDefault();
+    error.textContent = "";
+    try {
+      await state.leaveMessage({ content: content.value.trim(), name: name.value.trim() || null,
+        email: email.value.trim() || null, phone: phone.value.trim() || null });
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("p", { class: "leave-intro" }, intro),
+  content,
+  h("label", { class: "field" }, h("span", {}, t("chat.name")), name),
+  h("label", { class: "field" }, h("span", {}, t("chat.leave_email")), email),
+  h("label", { class: "field" }, h("span", {}, t("chat.leave_phone")), phone),
+  error,
+  h("button", { type: "submit", class: "btn btn-primary" }, t("chat.leave_submit")));
+}
+
+/** The list of messages left, rebuilt only when a message or a reply changed. */
+function mountLeft(title) {
+  const sig = JSON.stringify([title, (state.leftMessages || []).map((m) => [m.id, m.reply])]);
+  if (extra.querySelector(".left-list") && extra.dataset.sig === sig) return;
+  extra.dataset.sig = sig;
+  mount(extra, leftList(title));
+}
+
+/** The customer's messages left, each with the reply when there is one. */
+function leftList(title) {
+  return h("div", { class: "left-list card" },
+    title ? h("p", { class: "left-title" }, title) : h("p", { class: "left-title" }, t("chat.left_yours")),
+    h("ul", {}, (state.leftMessages || []).map((m) => h("li", { class: "left-item" },
+      h("p", { class: "left-content" }, m.content),
+      m.reply
+        ? h("p", { class: "left-reply" }, t("chat.left_reply", { name: m.replied_by_name || m.replied_by }), m.reply)
+        : h("p", { class: "left-pending" }, t("chat.left_pending"))))),
+    h("button", { type: "button", class: "btn", onclick: () => state.again() }, t("chat.again")));
 }
 
 function ratingCard() {

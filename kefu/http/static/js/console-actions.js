@@ -180,6 +180,26 @@ export class WorkspaceActions {
     this.view.focusChanged();
   }
 
+  /** The open messages left that this agent may answer (its teams' and those without). */
+  async refreshLeft() {
+    try {
+      this.leftMessages = (await this.api.get("/api/messages-left", { limit: 200 })).messages;
+      this.view.refresh();
+    } catch {
+      /* on the next hello */
+    }
+  }
+
+  /** Reply to a message left (once: another agent's reply first is a 409, shown). */
+  async replyLeft(id, content) {
+    try {
+      await this.api.post(`/api/messages-left/${encodeURIComponent(id)}/reply`, { content });
+    } finally {
+      this.leftMessages = this.leftMessages.filter((m) => m.id !== id);
+      this.view.refresh();
+    }
+  }
+
   async refreshQueue() {
     if (this.link !== "open") return;
     try {

@@ -27,6 +27,7 @@ export class Workspace extends WorkspaceActions {
     this.link = "connecting";
     this.waiting = [];
     this.offers = new Map(); // offer id → the offer frame (a team in offer mode)
+    this.leftMessages = []; // messages left that this agent may answer (open ones)
     this.presence = new Map(); // kehu id → "online" | "offline"
     this.names = new Map(); // user id → name, learnt from frames and REST replies
     this.typingUntil = new Map(); // session id → ms
@@ -93,6 +94,7 @@ export class Workspace extends WorkspaceActions {
     }
     this.resume([...this.convs.keys()]);
     this.refreshQueue();
+    this.refreshLeft();
     this.view.refresh();
   }
 
@@ -219,6 +221,10 @@ export class Workspace extends WorkspaceActions {
 
   on_switched(f) {
     if (this.convs.has(f.session_id)) this.setFocus(f.session_id, false);
+  }
+
+  on_message_left(f) {
+    if (!this.leftMessages.some((m) => m.id === f.left.id)) this.leftMessages.push(f.left);
   }
 
   on_offer(f) {

@@ -5,7 +5,7 @@ import { batched, clock, duration, h, keepFocus, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderTimeline, systemText } from "./timeline.js";
 import { icon } from "./icons.js";
-import { confirmDialog, openLinkDialog, openTransferDialog } from "./dialogs.js";
+import { confirmDialog, openLinkDialog, openReplyDialog, openTransferDialog } from "./dialogs.js";
 
 export class ConsoleView {
   constructor(root, app) {
@@ -27,6 +27,8 @@ export class ConsoleView {
     this.offerList = h("ul", { class: "offer-list", "aria-label": t("console.offers") });
     this.offerSection = h("section", { class: "side-section offers", hidden: true },
       h("h2", {}, t("console.offers")), this.offerList);
+    this.leftList = h("ul", { class: "left-list", "aria-label": t("console.left") });
+    this.leftCount = h("span", { class: "count" });
     this.queueCount = h("span", { class: "count" });
     this.headName = h("h2", { class: "chat-title" });
     this.headSub = h("div", { class: "chat-sub" });
@@ -75,7 +77,9 @@ export class ConsoleView {
           h("section", { class: "side-section" },
             h("h2", {}, t("console.customers"), " ", this.customerCount), this.customerList),
           h("section", { class: "side-section" },
-            h("h2", {}, t("console.queue"), " ", this.queueCount), this.queueList)),
+            h("h2", {}, t("console.queue"), " ", this.queueCount), this.queueList),
+          h("section", { class: "side-section left-section" },
+            h("h2", {}, t("console.left"), " ", this.leftCount), this.leftList)),
         this.chatPane));
     mount(this.root, page);
     this.draw();
@@ -122,6 +126,7 @@ export class ConsoleView {
     this.drawOffers();
     this.drawCustomers();
     this.drawQueue();
+    this.drawLeft();
     this.drawChat();
   }
 
@@ -185,6 +190,20 @@ export class ConsoleView {
         h("button", { type: "button", class: "btn btn-small",
           onclick: () => app.answerOffer(o.offer_id, false) }, t("offer.decline")))));
     keepFocus(this.offerList, "accept", () => mount(this.offerList, items));
+  }
+
+  /** Messages customers left (outside hours, or instead of waiting): reply to each. */
+  drawLeft() {
+    const app = this.app;
+    this.leftCount.textContent = String(app.leftMessages.length);
+    const items = app.leftMessages.map((m) => h("li", { class: "left-item" },
+      h("span", { class: "queue-main" },
+        h("span", { class: "customer-name" }, m.name || m.kehu_name || m.kehu_id),
+        h("span", { class: "queue-sub" }, m.content)),
+      h("button", { type: "button", class: "btn btn-small", dataset: { reply: m.id },
+        onclick: () => openReplyDialog(app, m) }, t("left.reply"))));
+    keepFocus(this.leftList, "reply", () => mount(this.leftList,
+      items.length ? items : h("li", { class: "empty" }, t("console.left_empty"))));
   }
 
   drawQueue() {

@@ -71,6 +71,19 @@ export function openLinkDialog(send) {
   url.focus();
 }
 
+/** Reply to a message a customer left (it reads the reply when its widget opens). */
+export function openReplyDialog(app, left) {
+  const content = h("textarea", { name: "content", rows: 4, maxlength: 4000, required: true });
+  const contact = [left.name, left.email, left.phone].filter(Boolean).join(" · ");
+  return modal(t("left.reply_title", { name: left.name || left.kehu_name || left.kehu_id }), [
+    h("blockquote", { class: "left-quote" }, left.content),
+    contact ? h("p", { class: "left-contact" }, contact) : null,
+    field(t("left.reply"), content)], {
+    submitText: t("left.send"),
+    onSubmit: () => app.replyLeft(left.id, content.value.trim()),
+  });
+}
+
 /** Pick an online agent with room or a team, a reason and a note; transfer the session
  * (to a team: the customer goes to the front of its queue). */
 export async function openTransferDialog(app, conv) {
