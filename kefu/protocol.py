@@ -171,6 +171,15 @@ def message_left(left: dict[str, Any]) -> bytes:
     return encode("message_left", left=left)
 
 
+def workload(agents: list[dict[str, Any]], waiting: dict[str, Any], offers: int,
+             active_sessions: int) -> bytes:
+    """To the dashboards (admins' sockets) and the online agents, when it changed (at
+    most once a tick): every agent's live load, the queue's size per team, the offers
+    out and the active sessions."""
+    return encode("workload", agents=agents, waiting=waiting, offers=offers,
+                  active_sessions=active_sessions)
+
+
 def away(reason: str, misses: int) -> bytes:
     """To an agent the server set ``away`` (``missed_offers``: it let ``misses`` offers in
     a row expire)."""

@@ -44,6 +44,7 @@ from kefu.actors.messages import (
     Tick,
     TransferSession,
     UnregisterAgent,
+    WatcherPresence,
 )
 from kefu.actors.node_presence import NodePresence
 from kefu.actors.routing import AgentSlot
@@ -81,6 +82,8 @@ class Dispatcher(SupervisedActor):
         self.waiting_pushed = -1  # the queue version last pushed to the agents
         self.overflowed: set[str] = set()  # waiting kehu past their team's overflow time
         self.told_max_wait: set[str] = set()  # … told they may leave a message instead
+        self.watchers: set[str] = set()  # admins with a socket open (their dashboards)
+        self.workload_sent = b""  # the workload last pushed
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
                              on_stale=self.load,
                              book=TeamBook.from_views(teams_store.all_teams(rt.store)))
@@ -121,6 +124,15 @@ class Dispatcher(SupervisedActor):
                 return self._handle_teams_changed()
             case MessageLeft():
                 return self._handle_message_left(msg)
+            case WatcherPresence():
+                online = self.presence.set(msg.user_id, msg.node, 1 if msg.online else 0) > 0
+                if online:
+                    self.watchers.add(msg.user_id)
+                    self.workload_sent = b""  # a new dashboard: the figures at the next tick
+                    self.waiting_pushed = -1
+                else:
+                    self.watchers.discard(msg.user_id)
+                return Accepted()
             case AnswerOffer():
                 result = self.desk.offering.answer(msg.kefu_id, msg.offer_id, msg.accept)
                 if isinstance(result, Rejected):
@@ -386,6 +398,9 @@ class Dispatcher(SupervisedActor):
             slot = self.seats.get(user)
             if slot is not None:
                 self._agent_connections(slot, self.presence.total(user), False)
+            elif user in self.watchers:
+                if self.presence.total(user) == 0:
+                    self.watchers.discard(user)
             elif self.presence.total(user) == 0:
                 self._customer_online(user, False)
 
@@ -400,6 +415,23 @@ class Dispatcher(SupervisedActor):
         self.desk.offering.expire(msg.now)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
         self._push_waiting(msg.now)
+        self._push_workload()
+
+    def _push_workload(self) -> None:
+        """Agents' loads and the queue's size changed since the last tick: to the
+        dashboards and the online agents (nobody polls for them)."""
+        by_team: dict[str, int] = {}
+        for entry in self.queue.entries.values():
+            by_team[entry.team or ""] = by_team.get(entry.team or "", 0) + 1
+        agents = self.seats.workload_view()
+        frame = protocol.workload(agents, {"total": len(self.queue), "by_team": by_team},
+                                  len(self.desk.offering.out), len(self.desk.assignments))
+        if frame == self.workload_sent:
+            return
+        self.workload_sent = frame
+        online = [a["kefu_id"] for a in agents if a["status"] != "offline"]
+        if self.watchers or online:
+            self.rt.outbox.to_users([*self.watchers, *online], frame)
 
     def _note_waits(self, at: float) -> None:
         """A waiting customer whose team's overflow time passed reaches more agents:
@@ -433,6 +465,9 @@ class Dispatcher(SupervisedActor):
             if slot.connections > 0:
                 groups.setdefault(frozenset(book.teams_of(slot.kefu_id)), []).append(
                     slot.kefu_id)
+        if self.watchers:  # the dashboards: everyone waiting
+            self.rt.outbox.to_users(sorted(self.watchers),
+                                    protocol.waiting(self.queue.pushed_view(at)))
         for agents in groups.values():
             view = self.queue.pushed_view(at, visible=lambda e, k=agents[0]: book.sees(
                 k, e.team, at - e.waiting_since))

@@ -167,6 +167,16 @@ class AnswerOffer(ActorMessage):
 
 
 @dataclass(**_MSG)
+class WatcherPresence(ActorMessage):
+    """An admin's first socket on ``node`` opened or its last one closed: the dashboard
+    it shows gets the live ``workload`` and ``waiting`` frames while it is open."""
+
+    user_id: str
+    online: bool
+    node: str = ""
+
+
+@dataclass(**_MSG)
 class MessageLeft(ActorMessage):
     """A customer left a message (stored): it stops waiting, and the agents who could
     answer it are told."""

@@ -78,6 +78,13 @@ class Seats:
                     "totals": [s.resp_total, s.resp_count, s.sat_total, s.sat_count]}
                 for k, s in self.agents.items()}
 
+    def workload_view(self) -> list[dict[str, Any]]:
+        """Each agent's live load, as the dashboard shows it (``workload`` frame)."""
+        return [{"kefu_id": k, "name": s.name, "status": s.effective_status.value,
+                 "active_sessions": len(s.active), "reserved": len(s.reserved),
+                 "max_sessions": s.max_sessions}
+                for k, s in sorted(self.agents.items())]
+
     def released(self, sid: str) -> None:
         pair = split_session_id(sid)
         slot = self.agents.get(pair[1]) if pair else None

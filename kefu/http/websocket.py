@@ -32,6 +32,7 @@ from kefu.actors.messages import (
     Rejected,
     RequestService,
     SwitchCustomer,
+    WatcherPresence,
 )
 from kefu.domain import User, UserType, iso, now
 from kefu.http.client_address import client_address
@@ -125,6 +126,9 @@ class ChatSocket(WebSocketHandler):
         elif user.user_type is UserType.KEHU and count == 1:
             self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=user.id, online=True,
                                                              node=node))
+        elif user.user_type is UserType.ADMIN and count == 1:
+            self.state.rt.dispatcher().tell(WatcherPresence(user_id=user.id, online=True,
+                                                            node=node))
         try:
             sessions = await self.state.bridge.run_io(self.state.history.active_sessions, user.id)
         except REDIS_ERRORS:
@@ -149,6 +153,9 @@ class ChatSocket(WebSocketHandler):
         elif self.user.user_type is UserType.KEHU and remaining == 0:
             self.state.rt.dispatcher().tell(CustomerPresence(kehu_id=self.user.id,
                                                              online=False, node=node))
+        elif self.user.user_type is UserType.ADMIN and remaining == 0:
+            self.state.rt.dispatcher().tell(WatcherPresence(user_id=self.user.id,
+                                                            online=False, node=node))
 
     def send_frame(self, data: bytes) -> None:
         """Send one encoded frame as a text message (loop thread)."""

@@ -119,3 +119,17 @@ def test_overview_search_transcript_users_maintenance_backups(pages: Pages, admi
     with page.expect_download() as info:
         row.get_by_role("button", name="下载").click()
     assert info.value.suggested_filename == backup
+
+
+def test_the_dashboard_follows_pushed_figures_without_polling(pages: Pages, admin: Api) -> None:
+    """The overview reads REST at start and every 30 s; within the 10 s the checks wait,
+    only the pushed ``workload`` and ``waiting`` frames can show what happens after."""
+    page = admin_page(pages)
+    expect(page.locator(".stat", has_text="进行中会话")).to_be_visible()
+    page.wait_for_function("() => window.kefuAdminSocket && window.kefuAdminSocket.ready")
+    _, _, agent = pages.agent(admin, "推送客服")
+    row = page.locator("tbody tr", has_text="推送客服")
+    expect(row).to_contain_text("0 / 5")  # an agent that did not exist at the last read
+    _, customer = pages.customer("推送的客户")
+    expect(row).to_contain_text("1 / 5")
+    expect(agent.locator(".customer", has_text="推送的客户")).to_be_visible()

@@ -1,5 +1,7 @@
 // Dashboard overview: live figures (seed 5.1), charts of messages and response times per
-// hour over a chosen range (5.2), agents' workload (5.4) and the waiting queue (2.5).
+// hour over a chosen range (5.2), agents' workload (5.4) and the waiting queue (2.5). The
+// live parts follow the server's pushed `workload` and `waiting` frames (admin.js's
+// socket); the REST figures are read at start and every 30 s for what is not pushed.
 import { duration, h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { barChart, lineChart } from "./charts.js";
@@ -32,7 +34,10 @@ export class OverviewSection {
       this.charts.run();
     });
     for (const el of [this.startDate, this.endDate]) el.addEventListener("change", () => this.charts.run());
-    this.live = new Poller(() => this.loadLive(), 5000, this.error);
+    this.live = new Poller(() => this.loadLive(), 30000, this.error);
+    this.o = null; // /api/analytics/overview, patched by pushes
+    this.perf = null; // /api/analytics/performance, its agents patched by pushes
+    this.waiting = []; // the queue, as pushed (or read)
     this.charts = new Poller(() => this.loadCharts(), 60000, this.error);
   }
 
@@ -74,6 +79,46 @@ export class OverviewSection {
       this.api.get("/api/analytics/performance"),
       this.api.get("/api/kefu/waiting"),
     ]);
+    this.o = o;
+    this.perf = perf;
+    this.waiting = waiting.waiting_customers;
+    this.drawLive();
+  }
+
+  /** A frame from the dashboard's socket: live loads and the queue, as they change. */
+  onFrame(f) {
+    if (f.type === "waiting") {
+      this.waiting = f.waiting_customers;
+    } else if (f.type === "workload" && this.o && this.perf) {
+      this.o.online_kefu = f.agents.filter((a) => a.status === "online").length;
+      this.o.total_kefu = f.agents.length;
+      this.o.waiting_customers = f.waiting.total;
+      this.o.active_sessions = f.active_sessions;
+      const live = new Map(f.agents.map((a) => [a.kefu_id, a]));
+      this.perf.agents = this.perf.agents.filter((a) => live.has(a.kefu_id)).map((a) => {
+        const l = live.get(a.kefu_id);
+        return { ...a, status: l.status, active_sessions: l.active_sessions, max_sessions: l.max_sessions,
+          utilization_rate: l.max_sessions ? Math.round(1000 * l.active_sessions / l.max_sessions) / 10 : 0 };
+      });
+      for (const a of f.agents) { // agents created since the last read
+        if (!this.perf.agents.some((p) => p.kefu_id === a.kefu_id)) {
+          this.perf.agents.push({ kefu_id: a.kefu_id, name: a.name, status: a.status,
+            active_sessions: a.active_sessions, max_sessions: a.max_sessions,
+            utilization_rate: a.max_sessions ? Math.round(1000 * a.active_sessions / a.max_sessions) / 10 : 0,
+            avg_response_time_seconds: null, satisfaction: null, ratings: 0 });
+        }
+      }
+    } else {
+      return;
+    }
+    this.drawLive();
+  }
+
+  drawLive() {
+    const o = this.o;
+    const perf = this.perf;
+    if (!o || !perf) return;
+    const waiting = { waiting_customers: this.waiting };
     mount(this.cards,
       stat(t("admin.online_kefu"), `${o.online_kefu} / ${o.total_kefu}`, t("admin.online_kehu", { n: o.online_kehu }), "blue"),
       stat(t("admin.waiting"), String(o.waiting_customers), null, o.waiting_customers ? "amber" : ""),

@@ -8,6 +8,7 @@ import { OverviewSection } from "./admin-overview.js";
 import { SessionsSection } from "./admin-sessions.js";
 import { UsersSection } from "./admin-users.js";
 import { SystemSection } from "./admin-system.js";
+import { ChatSocket } from "./ws.js";
 
 const KEY = "kefu.admin.auth";
 const root = document.getElementById("app");
@@ -46,6 +47,13 @@ async function boot() {
     content));
 
   let current = null;
+  // live figures are pushed (workload, waiting frames) to an admin's socket: no polling
+  const live = new ChatSocket(auth.token, {
+    onFrame: (f) => { if (current && current.onFrame) current.onFrame(f); },
+    onState: (s) => { if (s === "unauthorized") logout(); },
+  });
+  live.start();
+  window.kefuAdminSocket = live; // for the browser tests
   function show() {
     const name = SECTIONS[location.hash.slice(1)] ? location.hash.slice(1) : "overview";
     if (current) current.stop();
