@@ -10,10 +10,16 @@ an arrival is assigned at once when an agent has room and nobody waits, else que
 chat's end frees a seat and the head of the queue takes it; a customer still waiting
 when its patience runs out abandons.
 
+Offer mode (``offer``): least-loaded picks, but each customer is offered — the agent's
+seat held (``AgentSlot.reserved``) — and the agent accepts after a random delay or lets it
+expire (``OfferModel``); an agent that missed a customer is not offered it again while
+another has room, and misses in a row set an agent away for a while. ``--from-redis``
+replays the sessions a server recorded instead of a synthetic day (``recorded_trace``).
+
 Printed per strategy: customers served and abandoned, waiting time (p50, p90, p99, max)
 of the served, seat utilization, and fairness between agents (Jain's index of the chats
 each handled: 1.0 is perfectly even). A day of a 50-agent team runs in seconds
-(docs/routing.md, "The simulator"). Recorded traces and offer mode are not simulated yet.
+(docs/routing.md, "The simulator").
 """
 
 from __future__ import annotations
@@ -27,11 +33,31 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, pick_agent, queue_order
-from kefu.domain import AgentStatus, Priority
+import orjson
+import redis
 
-STRATEGIES = ("least_loaded", "round_robin", "efficiency")
-ARRIVE, FINISH, ABANDON = 0, 1, 2
+from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, pick_agent, queue_order
+from kefu.config import Settings
+from kefu.domain import AgentStatus, Priority
+from kefu.persistence.keys import Keys
+from kefu.persistence.redis_target import RedisTarget
+
+STRATEGIES = ("least_loaded", "round_robin", "efficiency", "offer")
+ARRIVE, FINISH, ABANDON, ANSWER, BACK = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True, slots=True)
+class OfferModel:
+    """How agents answer offers in offer mode: they accept after ``delay`` seconds on
+    average (exponential), or — with probability ``miss`` — let the offer expire after
+    ``seconds``; ``misses_away`` expiries in a row set an agent away for
+    ``away_seconds`` (KEFU_OFFER_SECONDS, KEFU_OFFER_MISSES_AWAY)."""
+
+    delay: float = 6.0
+    miss: float = 0.1
+    seconds: float = 20.0
+    misses_away: int = 3
+    away_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +92,9 @@ class Outcome:
     capacity_seconds: float = 0.0
     peak_load: int = 0  # the most chats one agent had at once (never above its seats)
     order: list[str] = field(default_factory=list)  # customers in the order they were taken
+    offers: int = 0  # offer mode: offers made, expired, agents set away
+    expired: int = 0
+    set_away: int = 0
 
     def percentile(self, p: float) -> float:
         if not self.waits:
@@ -108,6 +137,45 @@ def synthetic_trace(seed: int, hours: float, per_hour: float, mean_work: float,
         n += 1
 
 
+def recorded_trace(client: Any, keys: Keys, mean_patience: float, seed: int,
+                   limit: int = 200_000) -> tuple[list[Arrival], list[Agent]]:
+    """Arrivals and agents as Redis recorded them: every session that was not a transfer
+    (a transfer continues a chat) is one arrival at ``opened_at − waited_seconds`` (the
+    wait its routing explanation kept) needing ``ended_at − opened_at`` seconds (still
+    open: until now); agents are the kefu users with their ``max_sessions`` and rating.
+    Redis keeps no patience (abandonment is not recorded), so each customer's is drawn
+    as in a synthetic trace. A session id reopened later keeps its latest chat only."""
+    rng = random.Random(seed)
+    sids = client.zrange(keys.sessions, -limit, -1)
+    pipe = client.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hmget(keys.session(sid), "opened_at", "ended_at", "transferred_from", "routing",
+                   "kehu_id")
+    at_end = time.time()
+    raw: list[tuple[float, float, str]] = []
+    for opened, ended, came_from, routing, kehu in pipe.execute():
+        if not opened or came_from:
+            continue
+        waited = float((orjson.loads(routing) if routing else {}).get("waited_seconds") or 0)
+        start = float(opened)
+        raw.append((start - waited, max((float(ended) if ended else at_end) - start, 1.0),
+                    kehu or ""))
+    raw.sort()
+    first = raw[0][0] if raw else 0.0
+    trace = [Arrival(at - first, f"{kehu}#{i}", Priority.NORMAL, work,
+                     rng.expovariate(1 / mean_patience))
+             for i, (at, work, kehu) in enumerate(raw)]
+    figures = {k: v for k, v in client.hgetall(keys.agent_figures).items()}
+    team = []
+    for uid in client.zrange(keys.users, 0, -1):
+        kind, seats = client.hmget(keys.user(uid), "user_type", "max_sessions")
+        if kind == "kefu":
+            count = float(figures.get(f"{uid}|sc", 0) or 0)
+            rating = float(figures.get(f"{uid}|st", 0) or 0) / count if count else 5.0
+            team.append(Agent(uid, int(seats or 5), 1.0, rating))
+    return trace, team
+
+
 def synthetic_team(seed: int, agents: int, seats: int) -> list[Agent]:
     """Agents whose speed varies (lognormal around 1) and whose satisfaction is 3–5."""
     rng = random.Random(seed + 1)
@@ -116,8 +184,19 @@ def synthetic_team(seed: int, agents: int, seats: int) -> list[Agent]:
 
 
 def simulate(trace: list[Arrival], team: list[Agent], strategy: str,
-             head_start: float = 300.0) -> Outcome:
-    """Run ``trace`` through the routing policy with ``strategy`` → its outcome."""
+             head_start: float = 300.0, offers: OfferModel | None = None,
+             seed: int = 1) -> Outcome:
+    """Run ``trace`` through the routing policy with ``strategy`` → its outcome.
+    ``offer``: least-loaded picks, but each customer is offered (its agent's seat held,
+    ``AgentSlot.reserved``) and the agent answers as ``offers`` models it; an agent that
+    missed a customer's offer is not offered it again while another agent has room."""
+    offer_mode = strategy == "offer"
+    model = offers or OfferModel()
+    pick_strategy = "least_loaded" if offer_mode else strategy
+    answers = random.Random(seed + 2)
+    passed: dict[str, set[str]] = {}
+    misses: dict[str, int] = {}
+    out_now: set[str] = set()  # customers with an offer out
     slots = {a.kefu_id: AgentSlot(kefu_id=a.kefu_id, name=a.kefu_id, max_sessions=a.seats,
                                   status=AgentStatus.ONLINE, connections=1,
                                   sat_total=a.satisfaction, sat_count=1) for a in team}
@@ -147,7 +226,32 @@ def simulate(trace: list[Arrival], team: list[Agent], strategy: str,
         seq += 1
         heapq.heappush(events, (now + took, FINISH, seq, (slot, arrival.kehu_id)))
 
+    def offer(entry: QueueEntry) -> bool:
+        """Offer ``entry`` to an agent with room (not one that passed on it, unless
+        nobody else has room) → whether an offer went out."""
+        nonlocal seq
+        skip = passed.get(entry.kehu_id, set())
+        slot = (pick_agent([s for s in slots.values() if s.kefu_id not in skip],
+                           pick_strategy, rr) if skip else None) \
+            or pick_agent(list(slots.values()), pick_strategy, rr)
+        if slot is None:
+            return False
+        slot.reserved.add(entry.kehu_id)
+        out_now.add(entry.kehu_id)
+        out.offers += 1
+        accepted = answers.random() >= model.miss
+        answer_at = now + (min(answers.expovariate(1 / model.delay), model.seconds)
+                           if accepted else model.seconds)
+        seq += 1
+        heapq.heappush(events, (answer_at, ANSWER, seq, (slot, entry.kehu_id, accepted)))
+        return True
+
     def fill() -> None:
+        if offer_mode:
+            for entry in queue_order([e for e, _ in waiting.values()], head_start):
+                if entry.kehu_id not in out_now and not offer(entry):
+                    return
+            return
         while waiting:
             slot = pick_agent(list(slots.values()), strategy, rr)
             if slot is None:
@@ -155,16 +259,47 @@ def simulate(trace: list[Arrival], team: list[Agent], strategy: str,
             head = queue_order([e for e, _ in waiting.values()], head_start)[0]
             start(waiting.pop(head.kehu_id)[1], slot)
 
+    def answered(slot: AgentSlot, kehu_id: str, accepted: bool) -> None:
+        nonlocal seq
+        slot.reserved.discard(kehu_id)
+        out_now.discard(kehu_id)
+        if kehu_id not in waiting:  # it abandoned while the agent decided
+            return
+        if accepted:
+            misses[slot.kefu_id] = 0
+            start(waiting.pop(kehu_id)[1], slot)
+            return
+        out.expired += 1
+        passed.setdefault(kehu_id, set()).add(slot.kefu_id)
+        misses[slot.kefu_id] = misses.get(slot.kefu_id, 0) + 1
+        if model.misses_away and misses[slot.kefu_id] >= model.misses_away:
+            slot.status = AgentStatus.AWAY  # what the dispatcher does; it comes back later
+            misses[slot.kefu_id] = 0
+            out.set_away += 1
+            seq += 1
+            heapq.heappush(events, (now + model.away_seconds, BACK, seq, slot))
+
     while events:
         now, kind, _, item = heapq.heappop(events)
+        if kind == ANSWER:
+            answered(*item)
+            fill()
+            continue
+        if kind == BACK:
+            item.status = AgentStatus.ONLINE
+            fill()
+            continue
         if kind == ARRIVE:
-            if not waiting and (slot := pick_agent(list(slots.values()), strategy, rr)):
+            if not offer_mode and not waiting and (
+                    slot := pick_agent(list(slots.values()), strategy, rr)):
                 start(item, slot)
                 continue
             waiting[item.kehu_id] = (QueueEntry(item.kehu_id, item.kehu_id, item.priority,
                                                 waiting_since=item.at), item)
             seq += 1
             heapq.heappush(events, (now + item.patience, ABANDON, seq, item.kehu_id))
+            if offer_mode:
+                fill()
         elif kind == FINISH:
             slot, kehu_id = item
             slot.active.discard(kehu_id)
@@ -199,6 +334,14 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="KEFU_PRIORITY_HEAD_START_SECONDS (inf: strict priority)")
     p.add_argument("--strategies", default=",".join(STRATEGIES))
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--from-redis", action="store_true",
+                   help="replay the sessions this server recorded (KEFU_REDIS_URL, or the "
+                   "running server's embedded Redis) instead of a synthetic day")
+    p.add_argument("--offer-delay", type=float, default=6.0,
+                   help="offer mode: mean seconds an agent takes to accept")
+    p.add_argument("--offer-miss", type=float, default=0.1,
+                   help="offer mode: share of offers left to expire")
+    p.add_argument("--offer-seconds", type=float, default=20.0, help="KEFU_OFFER_SECONDS")
     p.add_argument("--plot", default=None, help="also draw the waiting times' CDF (PNG; "
                    "needs matplotlib: the bench extra)")
     return p
@@ -211,21 +354,67 @@ def main(args: argparse.Namespace) -> int:
         print(f"kefu simulate: strategies are {', '.join(STRATEGIES)}; agents, seats, hours "
               "and per-hour must be positive", file=sys.stderr)
         return 2
-    trace = synthetic_trace(args.seed, args.hours, args.per_hour, args.work, args.patience)
-    team = synthetic_team(args.seed, args.agents, args.seats)
-    print(f"kefu simulate: {len(trace):,} customers in {args.hours:g} h, {args.agents} agents "
-          f"× {args.seats} seats, mean chat {args.work:g} s, mean patience "
-          f"{args.patience:g} s, head start {args.head_start:g} s, seed {args.seed}")
+    if not 0 <= args.offer_miss <= 1 or args.offer_delay <= 0 or args.offer_seconds <= 0:
+        print("kefu simulate: --offer-miss is a share (0..1); --offer-delay and "
+              "--offer-seconds are positive", file=sys.stderr)
+        return 2
+    if args.from_redis:
+        loaded = load_recorded(args)
+        if isinstance(loaded, str):
+            print(f"kefu simulate: {loaded}", file=sys.stderr)
+            return 1
+        trace, team = loaded
+        span = trace[-1].at / 3600 if trace else 0.0
+        print(f"kefu simulate: {len(trace):,} recorded customers over {span:.1f} h, "
+              f"{len(team)} agents ({sum(a.seats for a in team)} seats), mean patience "
+              f"{args.patience:g} s (drawn), head start {args.head_start:g} s, seed {args.seed}")
+        if not trace or not team:
+            print("kefu simulate: nothing recorded to replay (no sessions, or no agents)",
+                  file=sys.stderr)
+            return 1
+    else:
+        trace = synthetic_trace(args.seed, args.hours, args.per_hour, args.work, args.patience)
+        team = synthetic_team(args.seed, args.agents, args.seats)
+        print(f"kefu simulate: {len(trace):,} customers in {args.hours:g} h, {args.agents} "
+              f"agents × {args.seats} seats, mean chat {args.work:g} s, mean patience "
+              f"{args.patience:g} s, head start {args.head_start:g} s, seed {args.seed}")
+    model = OfferModel(delay=args.offer_delay, miss=args.offer_miss,
+                       seconds=args.offer_seconds)
     outcomes = []
     for strategy in strategies:
         started = time.perf_counter()
-        outcomes.append(simulate(trace, team, strategy, args.head_start))
+        outcomes.append(simulate(trace, team, strategy, args.head_start, model, args.seed))
         print(f"  {strategy}: simulated in {time.perf_counter() - started:.1f} s", flush=True)
     print(table(outcomes))
+    for o in outcomes:
+        if o.offers:
+            print(f"{o.strategy}: {o.offers:,} offers, {o.expired:,} expired, agents set away "
+                  f"{o.set_away} times (accept after {model.delay:g} s on average, "
+                  f"{model.miss:.0%} missed, {model.seconds:g} s to answer)")
     if args.plot:
         plot(outcomes, args.plot)
         print(f"plot: {args.plot}")
     return 0
+
+
+def load_recorded(args: argparse.Namespace) -> tuple[list[Arrival], list[Agent]] | str:
+    """The recorded trace from the configured Redis, or the running server's embedded one
+    (read only) → the trace and team, or why not."""
+    settings = Settings()
+    target = RedisTarget.configured(settings)
+    if target is None:
+        sock = settings.redis_dir / "redis.sock"
+        if not sock.exists():
+            return ("no Redis to read: set KEFU_REDIS_URL, or start the server "
+                    "(scripts/serve) so its embedded Redis answers")
+        target = RedisTarget(url=f"unix://{sock.resolve()}")
+    client = target.client(socket_timeout=30, decode_responses=True)
+    try:
+        return recorded_trace(client, Keys(settings.redis_prefix), args.patience, args.seed)
+    except (redis.RedisError, OSError) as exc:
+        return f"Redis error: {exc}"
+    finally:
+        client.close()
 
 
 def plot(outcomes: list[Outcome], path: str) -> None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import orjson
 
 from kefu.domain import Priority
+from kefu.persistence.keys import Keys
 from kefu.simulate import (
     Agent,
     Arrival,
+    OfferModel,
     build_parser,
     main,
+    recorded_trace,
     simulate,
     synthetic_team,
     synthetic_trace,
 )
+from kefu.testing.processes import RedisProcess
 
 
 def test_one_seat_serves_in_the_queue_order_with_aging() -> None:
@@ -62,5 +69,56 @@ def test_the_command_prints_a_table_per_strategy(capsys) -> None:
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "| least_loaded |" in out and "| round_robin |" in out and "| efficiency |" in out
+    assert "| offer |" in out and "offers," in out
     bad = build_parser().parse_args(["--strategies", "fastest"])
     assert main(bad) == 2
+
+
+def test_offer_mode_holds_seats_waits_for_answers_and_sets_missers_away() -> None:
+    team = [Agent("a", seats=1, speed=1.0, satisfaction=5.0),
+            Agent("b", seats=1, speed=1.0, satisfaction=5.0)]
+    trace = [Arrival(0.0, "k1", Priority.NORMAL, work=100.0, patience=1e9)]
+    sure = simulate(trace, team, "offer", offers=OfferModel(delay=4.0, miss=0.0))
+    assert sure.served == 1 and sure.offers == 1 and sure.expired == 0
+    assert 0 < sure.waits[0] <= 20.0  # it waited for the agent's answer
+    # nobody ever answers: each offer expires after 20 s, the customer passes from one
+    # agent to the other, each is set away after 2 misses, and the customer gives up
+    never = simulate([Arrival(0.0, "k1", Priority.NORMAL, 100.0, patience=70.0)], team,
+                     "offer", offers=OfferModel(miss=1.0, seconds=20.0, misses_away=2))
+    assert never.served == 0 and never.abandoned == 1
+    assert never.offers == 4 and never.expired == 3 and never.set_away == 1
+    day = synthetic_trace(seed=5, hours=1.0, per_hour=1000.0, mean_work=480.0,
+                          mean_patience=300.0)
+    crew = synthetic_team(seed=5, agents=40, seats=3)
+    out = simulate(day, crew, "offer")
+    assert out.served + out.abandoned == len(day) and out.peak_load <= 3
+    assert out.offers >= out.served and out.expired > 0
+    assert out.percentile(50) > simulate(day, crew, "least_loaded").percentile(50)
+
+
+def test_a_recorded_trace_is_read_from_redis(tmp_path: Path) -> None:
+    rs = RedisProcess(tmp_path / "r").start()
+    try:
+        r = rs.client(decode_responses=True)
+        k = Keys()
+        for i, (opened, ended, waited, came_from) in enumerate(
+                [(1000.0, 1300.0, 12.5, ""), (1100.0, None, 0.0, ""),
+                 (1200.0, 1250.0, 0.0, "x:y")]):  # the third continues a transfer
+            sid = f"k{i}:a"
+            r.zadd(k.sessions, {sid: opened})
+            r.hset(k.session(sid), mapping={"opened_at": opened, "kehu_id": f"k{i}",
+                                            "transferred_from": came_from,
+                                            "routing": orjson.dumps(
+                                                {"waited_seconds": waited}).decode(),
+                                            **({"ended_at": ended} if ended else {})})
+        r.zadd(k.users, {"a": 1, "k0": 2})
+        r.hset(k.user("a"), mapping={"user_type": "kefu", "max_sessions": 4})
+        r.hset(k.user("k0"), mapping={"user_type": "kehu"})
+        r.hset(k.agent_figures, mapping={"a|st": 9, "a|sc": 2})
+        trace, team = recorded_trace(r, k, mean_patience=300.0, seed=1)
+        assert [(round(t.at, 1), round(t.work) if t.kehu_id.startswith("k0") else None)
+                for t in trace] == [(0.0, 300), (112.5, None)]
+        assert team == [Agent("a", 4, 1.0, 4.5)]
+        assert simulate(trace, team, "least_loaded").served == 2
+    finally:
+        rs.stop()
