@@ -18,8 +18,8 @@ def test_a_team_queue_is_served_by_its_members_only(server: ServerProcess, admin
     m = connect(server, member, sockets)
     o = connect(server, outsider, sockets)
 
-    assert {"id": team, "name": f"组 {team}"} in Api(server.base).ok(
-        "GET", "/api/widget/teams")["teams"]  # what the widget offers, without a login
+    offered = {t["id"]: t for t in Api(server.base).ok("GET", "/api/widget/teams")["teams"]}
+    assert offered[team]["name"] == f"组 {team}" and offered[team]["open"] is True  # no login
 
     first_id, first, c1 = customer(server, admin, sockets, "一号")
     c1.send(type="request_service", team=team)

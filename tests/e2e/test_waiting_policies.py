@@ -1,0 +1,68 @@
+"""Time-driven routing end to end (issue 14, items 2 and 3), on a server of its own with
+short settings: priority ages (``KEFU_PRIORITY_HEAD_START_SECONDS=0.5``: a low customer
+that waited overtakes a later high one), and offers expire and, missed twice in a row
+(``KEFU_OFFER_MISSES_AWAY=2``), set the agent away. The waits here are for the clock (a
+head start, an offer's expiry), not for an actor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import WS, Api, ServerProcess, connect, running
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running(Path(tmp_path_factory.mktemp("quick")), KEFU_AGENT_GRACE_SECONDS="60",
+                 KEFU_PRIORITY_HEAD_START_SECONDS="0.5", KEFU_OFFER_MISSES_AWAY="2") as srv:
+        yield srv
+
+
+def test_a_low_priority_customer_that_waited_overtakes_a_later_high_one(
+        quick: ServerProcess, sockets: list[WS]) -> None:
+    admin = Api.login(quick.base, "admin", "admin-pass")
+    ids = {}
+    for name, priority in (("low", "low"), ("normal", "normal")):
+        ids[name], api = admin.guest(name)
+        connect(quick, api, sockets).send(type="request_service", priority=priority)
+    order = lambda: [w["customer_id"] for w in  # noqa: E731
+                     admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]]
+    deadline = time.monotonic() + 10
+    while len(order()) < 2:  # (both requests handled)
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(1.2)  # the low one ages past 2 × the head start
+    ids["high"], api = admin.guest("high")
+    c = connect(quick, api, sockets)
+    c.send(type="request_service", priority="high")
+    c.expect("queued")
+    # effective arrivals: normal t+0.05, low t+0.5, high t+1.2−0.5: low before high
+    assert order() == [ids["normal"], ids["low"], ids["high"]]
+
+
+def test_offers_expire_and_two_misses_set_the_agent_away(quick: ServerProcess,
+                                                          sockets: list[WS]) -> None:
+    admin = Api.login(quick.base, "admin", "admin-pass")
+    kefu_id, kefu = admin.create_kefu()
+    admin.ok("POST", "/api/teams", {"id": "quick-offer", "name": "快", "assignment": "offer",
+                                    "offer_seconds": 1})
+    admin.ok("PUT", f"/api/teams/quick-offer/members/{kefu_id}", {"skill": 3})
+    k = connect(quick, kefu, sockets)
+    kehu_id, kehu = admin.guest()
+    c = connect(quick, kehu, sockets)
+    c.send(type="request_service", team="quick-offer")
+    first = k.expect("offer")
+    assert k.expect("offer_closed")["outcome"] == "expired"  # unanswered for a second
+    assert c.expect("connecting", where=lambda f: not f["active"])["team"] == "quick-offer"
+    second = k.expect("offer")  # nobody else: offered to it again
+    assert second["offer_id"] != first["offer_id"]
+    away = k.expect("away", timeout=10)
+    assert (away["reason"], away["misses"]) == ("missed_offers", 2)
+    assert admin.ok("GET", f"/api/kefu/{kefu_id}/workload")["workload"]["set_status"] == "away"
+    assert [f["outcome"] for f in k.seen if f["type"] == "offer_closed"] == ["expired"] * 2
+    assert kehu_id in [w["customer_id"] for w in
+                       admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]]  # waits on
