@@ -336,7 +336,9 @@ class Dispatcher(SupervisedActor):
         slot.connections = connections
         if slot.effective_status is not before:
             self._broadcast_presence(slot)
-        if opened:
+        if opened:  # a new console: its queue list and the offers it holds, at once
+            self.rt.outbox.to_users([slot.kefu_id], protocol.waiting(self._waiting_for(
+                slot.kefu_id, now())))
             self.desk.offering.resend(slot.kefu_id)
         self.desk.fill_seats()
         return Accepted()
@@ -469,6 +471,11 @@ class Dispatcher(SupervisedActor):
             self.rt.outbox.to_users(sorted(self.watchers),
                                     protocol.waiting(self.queue.pushed_view(at)))
         for agents in groups.values():
-            view = self.queue.pushed_view(at, visible=lambda e, k=agents[0]: book.sees(
-                k, e.team, at - e.waiting_since))
-            self.rt.outbox.to_users(agents, protocol.waiting(view))
+            self.rt.outbox.to_users(agents, protocol.waiting(self._waiting_for(agents[0], at)))
+
+    def _waiting_for(self, kefu_id: str, at: float) -> dict[str, Any]:
+        """The waiting list as ``kefu_id``'s console shows it: the customers it could
+        take."""
+        book = self.desk.book
+        return self.queue.pushed_view(at, visible=lambda e: book.sees(
+            kefu_id, e.team, at - e.waiting_since))

@@ -40,6 +40,11 @@ def test_a_team_queue_is_served_by_its_members_only(server: ServerProcess, admin
                       [w["customer_id"] for w in f["waiting_customers"]])
     assert listed["waiting_customers"][0]["team"] == team
     o.expect("waiting")  # the outsider hears the queue changed too (without c2, below)
+    # a console that opens now gets its list at once, the same way (no REST read)
+    assert second_id in [w["customer_id"] for w in
+                         connect(server, member, sockets).expect("waiting")["waiting_customers"]]
+    assert second_id not in [w["customer_id"] for w in connect(server, outsider, sockets)
+                             .expect("waiting")["waiting_customers"]]
     # an agent outside the team still may take it by hand (switch), as an admin may
     assert admin.ok("GET", "/api/kefu/waiting")["waiting_customers"][0]["team"] == team
 

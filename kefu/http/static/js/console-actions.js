@@ -133,7 +133,6 @@ export class WorkspaceActions {
     try {
       await this.api.put(`/api/users/${encodeURIComponent(this.me.id)}/status`, { status });
       this.status = status;
-      this.refreshQueue();
     } catch (err) {
       toast(err.message, "error");
     }
@@ -197,17 +196,6 @@ export class WorkspaceActions {
     } finally {
       this.leftMessages = this.leftMessages.filter((m) => m.id !== id);
       this.view.refresh();
-    }
-  }
-
-  async refreshQueue() {
-    if (this.link !== "open") return;
-    try {
-      const data = await this.api.get("/api/kefu/waiting");
-      this.waiting = data.waiting_customers;
-      this.view.refresh();
-    } catch {
-      /* next poll */
     }
   }
 

@@ -93,8 +93,7 @@ export class Workspace extends WorkspaceActions {
       if (!this.focus && f.sessions.length) this.setFocus(f.sessions[0].session_id, false);
     }
     this.resume([...this.convs.keys()]);
-    this.refreshQueue();
-    this.refreshLeft();
+    this.refreshLeft(); // (the queue comes pushed: a waiting frame follows hello)
     this.view.refresh();
   }
 
@@ -147,7 +146,6 @@ export class Workspace extends WorkspaceActions {
     this.loadPresence(conv);
     if (!this.focus || this.takeRequested === f.kehu.id) this.setFocus(conv.sid, false);
     this.takeRequested = null;
-    this.refreshQueue();
   }
 
   on_transferred(f) {
@@ -183,7 +181,6 @@ export class Workspace extends WorkspaceActions {
     else if (f.by === this.me.id) conv.note(t("note.ended_by_me"));
     else if (f.by === conv.kehu_id) conv.note(t("note.ended_by_customer"));
     else conv.note(() => t("note.ended_by", { by: this.nameOf(f.by || "") }));
-    this.refreshQueue();
   }
 
   on_message(f) {
