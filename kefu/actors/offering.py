@@ -19,21 +19,43 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from kefu import protocol
 from kefu.actors.messages import Accepted, Rejected
 from kefu.actors.routing import AgentSlot, QueueEntry
+from kefu.actors.runtime import Runtime
+from kefu.actors.seats import Seats
+from kefu.actors.team_rules import TeamBook
+from kefu.actors.waiting_queue import WaitingQueue
 from kefu.domain import AgentStatus, iso, now
 from kefu.persistence import dispatch
-from kefu.persistence.fencing import Fenced
+from kefu.persistence.fencing import Fence, Fenced
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
-if TYPE_CHECKING:
-    from kefu.actors.assigner import Assigner
+
+class Desk(Protocol):
+    """What offering needs of the dispatcher's assigner (``assigner.Assigner``)."""
+
+    rt: Runtime
+    queue: WaitingQueue
+    seats: Seats
+    book: TeamBook
+
+    @property
+    def fence(self) -> Fence: ...
+
+    def stale(self, refused: dispatch.Refused) -> Rejected: ...
+
+    def open(self, kehu_id: str, kehu_name: str, slot: AgentSlot, transferred_from: str = "",
+             closing: dispatch.Command | None = None, force: bool = False,
+             routing: dict[str, Any] | None = None,
+             offer_id: str = "") -> Accepted | Rejected: ...
+
+    def fill_seats(self) -> None: ...
 
 PREVIEW_CHARS = 100
 
@@ -63,7 +85,7 @@ class Offer:
 
 @dataclass
 class Offering:
-    desk: Assigner
+    desk: Desk
     out: dict[str, Offer] = field(default_factory=dict)  # kehu id → its offer
     passed: dict[str, set[str]] = field(default_factory=dict)  # kehu → who declined/missed
     misses: dict[str, int] = field(default_factory=dict)  # kefu → expiries in a row
