@@ -128,7 +128,7 @@ def switched(kefu_id: str, customer_id: str, session_id: str, switch_time: str |
                   session_id=session_id, switch_time=switch_time)
 
 
-def queued(position: int, priority: str, estimated_wait_seconds: int,
+def queued(position: int, priority: str, estimated_wait_seconds: int | None,
            waiting_since: int, team: str | None = None) -> bytes:
     """``position`` in the queue of ``team`` (None: the customers without a team)."""
     return encode("queued", position=position, priority=priority,

@@ -116,7 +116,10 @@ class Assigner:
         team in offer mode, offer it to that agent (``offering``)."""
         while self.queue.entries and self.seats.anyone_available():
             at = now()
-            for entry in self.queue.ordered():
+            online = self.queue.online
+            # a customer whose page is gone keeps its place, but one who is there is
+            # served first (issue 15: closed pages took seats ahead of live customers)
+            for entry in sorted(self.queue.ordered(), key=lambda e: e.kehu_id not in online):
                 if entry.kehu_id in self.offering.out:
                     continue  # an agent is deciding
                 waited = max(at - entry.waiting_since, 0.0)

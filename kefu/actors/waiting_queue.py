@@ -30,7 +30,7 @@ PUSHED = 50  # customers listed in a ``waiting`` frame (the total counts them al
 class WaitingQueue:
     entries: dict[str, QueueEntry] = field(default_factory=dict)
     online: set[str] = field(default_factory=set)  # kehu with a live socket (queued or not)
-    sent: dict[str, tuple[int, int]] = field(default_factory=dict)  # kehu → (pos, estimate)
+    sent: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # kehu → (pos, estimate)
     dirty: bool = True  # positions may have changed since they were last pushed
     head_start: float = math.inf  # seconds of priority (KEFU_PRIORITY_HEAD_START_SECONDS)
     version: int = 0  # bumped at every change (the agents' pushed list follows it)
@@ -138,7 +138,8 @@ class WaitingQueue:
             pos = ahead[entry.team] = ahead.get(entry.team, 0) + 1
             if only is not None and entry.kehu_id != only:
                 continue
-            estimate = estimate_wait(pos, seats(entry.team), avg_session_seconds)
+            room = seats(entry.team)  # no online seat: no estimate (none to promise)
+            estimate = estimate_wait(pos, room, avg_session_seconds) if room else None
             if self.sent.get(entry.kehu_id) == (pos, estimate):
                 continue
             self.sent[entry.kehu_id] = (pos, estimate)

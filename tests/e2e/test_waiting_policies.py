@@ -66,3 +66,33 @@ def test_offers_expire_and_two_misses_set_the_agent_away(quick: ServerProcess,
     assert [f["outcome"] for f in k.seen if f["type"] == "offer_closed"] == ["expired"] * 2
     assert kehu_id in [w["customer_id"] for w in
                        admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]]  # waits on
+
+
+def test_a_customer_whose_page_is_gone_does_not_take_a_seat_ahead(quick: ServerProcess,
+                                                                  sockets: list[WS]) -> None:
+    """Issue 15: an agent signing in was given customers who had closed their pages while
+    a live one waited. The one who left keeps its place; the one who is there goes first."""
+    admin = Api.login(quick.base, "admin", "admin-pass")
+    kefu_id, kefu = admin.create_kefu(max_sessions=1)
+    gone_id, gone = admin.guest("关了页面的客户")
+    g = connect(quick, gone, sockets)
+    g.send(type="request_service")
+    g.expect("queued")
+    g.close()
+    here_id, here = admin.guest("还在的客户")
+    h = connect(quick, here, sockets)
+    h.send(type="request_service")
+    h.expect("queued")
+
+    def waiting() -> dict[str, dict]:
+        return {w["customer_id"]: w for w in
+                admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]}
+
+    deadline = time.monotonic() + 10
+    while waiting()[gone_id]["status"] != "Offline":  # the dispatcher saw the page go
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert waiting()[gone_id]["position"] < waiting()[here_id]["position"]
+    connect(quick, kefu, sockets)  # one seat comes online
+    assert h.expect("assigned")["session"]["kefu_id"] == kefu_id
+    assert gone_id in waiting()  # it keeps its place for when it comes back

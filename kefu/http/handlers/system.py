@@ -52,6 +52,7 @@ class HealthOut(BaseModel):
 
     status: Literal["healthy", "maintenance", "draining", "unhealthy"]
     maintenance: bool
+    maintenance_message: str | None = None  # what customers are told, while it is on
     timestamp: str
     version: str | None = None
     uptime_seconds: int | None = None
@@ -113,6 +114,8 @@ class HealthHandler(BaseHandler):
             healthy, status = False, "draining"  # the load balancer sends no one new
         data: dict[str, Any] = {"status": status, "maintenance": maintenance,
                                 "timestamp": iso(now())}
+        if maintenance:
+            data["maintenance_message"] = self.state.maintenance.text
         if await self.is_admin():
             store, watch = self.state.store, self.state.primary_watch
             redis.update(target=store.target.describe(), ack_replicas=store.ack_replicas,

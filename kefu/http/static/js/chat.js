@@ -69,6 +69,14 @@ function buildWelcome() {
   const team = h("select", { id: "guest-team" });
   const teamField = h("div", { class: "welcome-team", hidden: true },
     h("label", { for: "guest-team" }, t("chat.team")), team);
+  // maintenance is said before the customer presses start, not after (issue 15)
+  const notice = h("p", { class: "maintenance-notice", role: "alert", hidden: true });
+  new Api().get("/api/system/health").then((health) => {
+    if (!health.maintenance) return;
+    notice.textContent = health.maintenance_message || t("chat.maintenance");
+    notice.hidden = false;
+    start.disabled = true;
+  }).catch(() => {}); // (a refusal after start says it too)
   if (!fixedTeam) {
     new Api().get("/api/widget/teams").then((data) => {
       if (!data.teams.length) return;
@@ -87,10 +95,11 @@ function buildWelcome() {
     } catch (err) {
       error.textContent = err.message;
     } finally {
-      start.disabled = false;
+      start.disabled = !notice.hidden;
     }
   } },
   h("div", { class: "welcome-art" }, icon("chat", 48)),
+  notice,
   h("h2", {}, t("chat.welcome")),
   h("p", {}, t("chat.welcome_sub")),
   h("label", { for: "guest-name" }, t("chat.name")), name, teamField, error, start);
@@ -134,7 +143,8 @@ function drawBanner() {
   if (banner.hidden) return;
   mount(banner,
     h("strong", { class: "queue-pos" }, t("chat.queue_pos", { n: q.position })),
-    h("span", {}, t("chat.queue_eta", { d: duration(q.estimated_wait_seconds, t) })));
+    h("span", {}, q.estimated_wait_seconds === null ? t("chat.queue_no_agent")
+      : t("chat.queue_eta", { d: duration(q.estimated_wait_seconds, t) })));
 }
 
 function drawExtra() {

@@ -2,6 +2,7 @@
 // figures (unread counts, waiting times). The frame handling is in console-app.js.
 import { newId, store, toast } from "./dom.js";
 import { t } from "./i18n.js";
+import { confirmDialog } from "./dialogs.js";
 
 const TYPING_SEND_MS = 2000;
 
@@ -200,6 +201,8 @@ export class WorkspaceActions {
   }
 
   async logout() {
+    const active = [...this.convs.values()].filter((c) => c.status === "active").length;
+    if (active && !(await confirmDialog(t("console.logout_warn", { n: active })))) return;
     this.socket.stop();
     try {
       await this.api.post("/api/auth/logout");

@@ -208,6 +208,8 @@ export class ConsoleView {
 
   drawQueue() {
     const app = this.app;
+    const full = [...app.convs.values()].filter((c) => c.status === "active").length
+      >= (app.me.max_sessions || 5); // (a take would be refused kefu_full)
     this.queueCount.textContent = String(app.waiting.length);
     const items = app.waiting.map((w) => h("li", { class: "queue-item" },
       h("span", { class: `prio prio-${w.priority}` }, t(`prio.${w.priority}`)),
@@ -218,6 +220,7 @@ export class ConsoleView {
           duration(Date.now() / 1000 - w.waiting_since, t),
           w.note ? ` · ${w.note}` : "")),
       h("button", { type: "button", class: "btn btn-small", dataset: { take: w.customer_id },
+        disabled: full, title: full ? t("console.take_full") : null,
         onclick: () => app.take(w.customer_id) }, t("console.take"))));
     keepFocus(this.queueList, "take", () => mount(this.queueList,
       items.length ? items : h("li", { class: "empty" }, t("console.queue_empty"))));
@@ -249,7 +252,8 @@ export class ConsoleView {
     this.input.disabled = !active;
     this.sendBtn.disabled = !active;
     this.linkBtn.disabled = !active;
-    this.input.placeholder = active ? t("console.placeholder") : t("console.closed_placeholder");
+    this.input.placeholder = active ? t("console.placeholder")
+      : t(conv.status === "transferred" ? "console.transferred_placeholder" : "console.closed_placeholder");
     this.typingLine.textContent = app.isTyping(conv.sid) ? t("typing", { name: conv.kehu_name }) : "";
     const pending = app.outbox.forSession(conv.sid);
     const sig = [conv.sid, conv.messages.size, conv.lastSeq, conv.peerRead, conv.notes.length, app.names.size,

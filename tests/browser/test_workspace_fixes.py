@@ -1,0 +1,45 @@
+"""Issue 15's bugs in the agent workspace, each seen in a browser: a toast never sits over
+the message box (nor catches clicks), 接入 is disabled while the agent is full, a
+transferred-out chat does not say it ended, and signing out mid-chat asks first."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Pages
+from tests.helpers import Api
+
+
+def test_toasts_take_no_clicks_take_is_off_when_full_and_sign_out_asks(
+        pages: Pages, admin: Api) -> None:
+    a_id, _, a = pages.agent(admin, "一个座位的客服", max_sessions=1)
+    _, first = pages.customer("先到的客户")
+    expect(a.locator(".customer", has_text="先到的客户")).to_be_visible()
+    _, second = pages.customer("排队的客户")  # a is full: it waits
+    row = a.locator(".queue-item", has_text="排队的客户")
+    expect(row.get_by_role("button", name="接入")).to_be_disabled()
+    expect(row.get_by_role("button", name="接入")).to_have_attribute("title", "您的接待已满")
+
+    b_id, _, b = pages.agent(admin, "接手的客服")  # it has room: the waiting one is its
+    expect(b.locator(".customer", has_text="排队的客户")).to_be_visible()
+    sid = admin.ok("GET", f"/api/kefu/{a_id}/customers")["customers"][0]["session_id"]
+    admin.ok("POST", f"/api/sessions/{sid}/transfer", {"to_kefu_id": b_id})
+    toast = b.locator(".toast", has_text="已转接给您")
+    expect(toast).to_be_visible()
+    # while the toast shows, the message box is what a click there hits
+    hit = b.evaluate("""() => { const r = document.querySelector('.composer-input')
+        .getBoundingClientRect(); const el = document.elementFromPoint(
+        r.left + r.width / 2, r.top + r.height / 2); return el && el.className; }""")
+    assert "composer-input" in hit, hit
+    b.locator(".composer-input").click()
+    b.keyboard.type("马上处理")
+    expect(b.locator(".composer-input")).to_have_value("马上处理")
+    # the agent that handed it on: not "ended"
+    a.locator(".customer", has_text="先到的客户").click()
+    expect(a.locator(".composer-input")).to_have_attribute("placeholder", "会话已转接给其他客服")
+
+    b.get_by_role("button", name="退出登录").click()
+    dialog = b.locator("dialog")
+    expect(dialog).to_contain_text("您还有 2 位客户在会话中")
+    dialog.get_by_role("button", name="取消").click()
+    expect(b.locator(".pill.link-open")).to_be_visible()  # still signed in
