@@ -43,3 +43,19 @@ def test_toasts_take_no_clicks_take_is_off_when_full_and_sign_out_asks(
     expect(dialog).to_contain_text("您还有 2 位客户在会话中")
     dialog.get_by_role("button", name="取消").click()
     expect(b.locator(".pill.link-open")).to_be_visible()  # still signed in
+
+
+def test_an_ended_chat_reloads_with_its_read_marks_and_its_end(pages: Pages,
+                                                               admin: Api) -> None:
+    kefu_id, kefu, agent = pages.agent(admin, "读过的客服")
+    kehu_id, customer = pages.customer("刷新的客户")
+    customer.fill(".composer-input", "你好")
+    customer.locator(".composer-input").press("Enter")
+    agent.locator(".customer", has_text="刷新的客户").click()  # the agent reads it
+    expect(customer.locator(".tl-msg.mine .tl-state")).to_have_text(["已读"])
+    kefu.ok("POST", f"/api/sessions/{kehu_id}:{kefu_id}/end")
+    ended = customer.locator(".tl-sys", has_text="会话已结束")
+    expect(ended).to_have_count(1)
+    customer.reload()  # issue 15: the marks turned back to 未读 and the end line went
+    expect(customer.locator(".tl-msg.mine .tl-state")).to_have_text(["已读"])
+    expect(ended).to_have_count(1)

@@ -150,9 +150,13 @@ export class ChatState {
     for (let i = 0; sid && i < 10 && !this.convs.has(sid); i += 1) {
       try {
         const detail = await this.api.get(`/api/sessions/${encodeURIComponent(sid)}`);
-        const conv = this.conv(sid, detail.session);
+        const s = detail.session;
+        const conv = this.conv(sid, s);
         for (const m of await this.api.sessionMessages(sid, false)) conv.add(m);
-        sid = detail.session.transferred_from;
+        // what a reload must not lose (issue 15): the agent's read mark and the end
+        if (s.read) conv.peerRead = Math.max(conv.peerRead, s.read.kefu);
+        if (s.status === "completed" && !conv.notes.length) conv.note(t("chat.note_ended"), s.ended_at);
+        sid = s.transferred_from;
       } catch {
         break;
       }
