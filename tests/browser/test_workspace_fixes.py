@@ -59,3 +59,15 @@ def test_an_ended_chat_reloads_with_its_read_marks_and_its_end(pages: Pages,
     customer.reload()  # issue 15: the marks turned back to 未读 and the end line went
     expect(customer.locator(".tl-msg.mine .tl-state")).to_have_text(["已读"])
     expect(ended).to_have_count(1)
+
+
+def test_the_console_says_the_link_is_down_when_the_network_goes(pages: Pages,
+                                                                 admin: Api) -> None:
+    """Issue 15: it said 已连接 with the network down (still after 45 s)."""
+    _, _, agent = pages.agent(admin, "断网的客服")
+    pill = agent.locator(".pill")
+    expect(pill).to_have_text("已连接")
+    agent.context.set_offline(True)
+    expect(pill).to_have_text("连接中断，正在重连…", timeout=5000)
+    agent.context.set_offline(False)
+    expect(pill).to_have_text("已连接")

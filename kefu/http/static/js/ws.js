@@ -24,7 +24,9 @@ export class ChatSocket {
     this.pongTimer = null;
     this.ready = false; // hello received on the current socket
     this.onOnline = () => this.reconnectSoon(0);
+    this.onOffline = () => this.drop(); // the browser knows the network went: say so now
     window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
   }
 
   start() {
@@ -35,6 +37,7 @@ export class ChatSocket {
   stop() {
     this.stopped = true;
     window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
     clearTimeout(this.timer);
     this.clearPing();
     if (this.ws) this.ws.close(1000, "bye");
@@ -70,20 +73,24 @@ export class ChatSocket {
       this.onFrame(frame);
     };
     ws.onclose = (ev) => {
-      if (ws !== this.ws) return;
-      this.ws = null;
-      this.ready = false;
-      this.clearPing();
-      if (ev.code === 4401) {
-        this.stopped = true;
-        this.onState("unauthorized");
-        return;
-      }
-      this.onState("down");
-      if (ev.code === 1001) this.delay = Math.max(this.delay, 1000 + Math.random() * 1000);
-      this.reconnectSoon(this.delay);
-      this.delay = Math.min(this.delay * 2, 30000);
+      if (ws === this.ws) this.lost(ev.code);
     };
+  }
+
+  /** The link is gone (closed, or given up on): "down", then reconnect with backoff. */
+  lost(code) {
+    this.ws = null;
+    this.ready = false;
+    this.clearPing();
+    if (code === 4401) {
+      this.stopped = true;
+      this.onState("unauthorized");
+      return;
+    }
+    this.onState("down");
+    if (code === 1001) this.delay = Math.max(this.delay, 1000 + Math.random() * 1000);
+    this.reconnectSoon(this.delay);
+    this.delay = Math.min(this.delay * 2, 30000);
   }
 
   reconnectSoon(ms) {
@@ -101,9 +108,18 @@ export class ChatSocket {
     return true;
   }
 
-  /** Drop the link as a network failure would (used by the reconnect tests). */
+  /** Give up on the link: a missed pong, the browser going offline (and the reconnect
+   * tests). Down at once — a dead link may take a minute to report its close (issue 15:
+   * the console said 已连接 with the network down). */
   drop() {
-    if (this.ws) this.ws.close(4000, "dropped by client");
+    const ws = this.ws;
+    if (!ws) return;
+    this.lost(4000);
+    try {
+      ws.close(4000, "dropped by client");
+    } catch {
+      /* already closing */
+    }
   }
 
   startPing() {
