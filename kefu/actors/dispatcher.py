@@ -79,6 +79,9 @@ class Dispatcher(SupervisedActor):
         online = {u for u, n in counts.items() if n and u not in self.seats}
         self.queue = WaitingQueue.from_snapshot(snap.queue, online,
                                                 rt.settings.priority_head_start_seconds)
+        for kehu_id, first in dispatch.first_waiting_messages(rt.store,
+                                                              list(self.queue.entries)).items():
+            self.queue.wrote(kehu_id, first)
         self.waiting_pushed = -1  # the queue version last pushed to the agents
         self.overflowed: set[str] = set()  # waiting kehu past their team's overflow time
         self.told_max_wait: set[str] = set()  # … told they may leave a message instead
@@ -213,6 +216,7 @@ class Dispatcher(SupervisedActor):
             return self._refused(msg.conn_id, Rejected(
                 reason=RejectReason.STORAGE_UNAVAILABLE), cmid)
         self.rt.outbox.to_conn(msg.conn_id, protocol.ack(cmid, stored))
+        self.queue.wrote(msg.kehu_id, msg.content)
         return Accepted()
 
     def _handle_request_service(self, msg: RequestService) -> Any:

@@ -90,6 +90,7 @@ class QueueEntry:
     front: bool = False  # requeued after its agent left: ahead of everyone
     team: str | None = None  # the team it entered through (None: any agent)
     previous: str = ""  # its session before it was requeued (history follows it)
+    preview: str | None = None  # the first thing it wrote while waiting (consoles show it)
 
     def sort_key(self, head_start: float = math.inf) -> tuple[int, float, int, float, str]:
         """The queue's order: requeued first, then the smallest *effective arrival*

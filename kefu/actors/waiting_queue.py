@@ -24,6 +24,7 @@ from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import Store
 
 PUSHED = 50  # customers listed in a ``waiting`` frame (the total counts them all)
+PREVIEW_CHARS = 100
 
 
 @dataclass
@@ -71,7 +72,8 @@ class WaitingQueue:
             entry = QueueEntry(kehu_id=entry.kehu_id, kehu_name=entry.kehu_name,
                                priority=entry.priority, waiting_since=old.waiting_since,
                                note=entry.note or old.note, front=old.front or entry.front,
-                               team=entry.team or old.team, previous=old.previous or entry.previous)
+                               team=entry.team or old.team, previous=old.previous or entry.previous,
+                               preview=old.preview)
         dispatch.put_queue_entry(store, entry.kehu_id, self.entry_json(entry), fence)
         self.entries[entry.kehu_id] = entry
         self.sent.pop(entry.kehu_id, None)
@@ -85,6 +87,13 @@ class WaitingQueue:
         self.sent.pop(entry.kehu_id, None)
         self.dirty = True
         self.version += 1
+
+    def wrote(self, kehu_id: str, content: str) -> None:
+        """A waiting kehu's message was kept: the first one is its preview."""
+        entry = self.entries.get(kehu_id)
+        if entry is not None and entry.preview is None:
+            entry.preview = content[:PREVIEW_CHARS]
+            self.version += 1
 
     def taken(self, kehu_id: str) -> None:
         """The kehu left the queue (assigned: the script removed it from Redis)."""
@@ -101,7 +110,7 @@ class WaitingQueue:
              "waiting_since": int(e.waiting_since),
              "waiting_duration_seconds": int(at - e.waiting_since),
              "priority": e.priority.value, "note": e.note, "position": i + 1,
-             "team": e.team}
+             "team": e.team, "preview": e.preview}
             for i, e in enumerate(self.ordered())
         ]
         return {"waiting_customers": waiting, "total": len(waiting)}

@@ -83,6 +83,16 @@ def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content:
     return existing.encode() if status == "dup" else raw
 
 
+def first_waiting_messages(store: Store, kehu_ids: list[str]) -> dict[str, str]:
+    """Each waiting kehu's first kept message's content (the consoles' preview), read in
+    one round trip at start."""
+    pipe = store.client.pipeline(transaction=False)
+    for kehu_id in kehu_ids:
+        pipe.lindex(store.keys.waiting_messages(kehu_id), 0)
+    return {kehu_id: orjson.loads(raw).get("content") or ""
+            for kehu_id, raw in zip(kehu_ids, pipe.execute(), strict=True) if raw}
+
+
 def queue_entry_json(name: str, priority: str, since: float, note: str | None,
                      front: bool, team: str | None = None, previous: str = "") -> bytes:
     """The queue hash's value for one waiting kehu (``team``: the team it waits for;

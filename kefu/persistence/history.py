@@ -62,6 +62,7 @@ def statistics(meta: dict[str, str]) -> dict[str, Any]:
         "first_response_time_seconds": round(first, 1) if first is not None else None,
         "duration_seconds": int((end or now()) - created),
         "satisfaction_score": sat,
+        "rating_comment": meta.get("rating_comment") or None,
     }
 
 

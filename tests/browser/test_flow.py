@@ -99,7 +99,7 @@ def test_transfer_with_history_then_end_and_rating(pages: Pages, admin: Api) -> 
 
     sid = f"{kehu_id}:{b_id}"
     stats = admin.ok("GET", f"/api/sessions/{sid}/statistics")["statistics"]
-    assert stats["satisfaction_score"] == 4
+    assert stats["satisfaction_score"] == 4 and stats["rating_comment"] == "很专业"  # shown in the dashboard
     old = admin.ok("GET", f"/api/sessions/{kehu_id}:{a_id}")["session"]
     assert (old["status"], old["transferred_to"]) == ("transferred", sid)
 

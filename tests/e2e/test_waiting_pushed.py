@@ -33,6 +33,12 @@ def test_agents_hear_the_queue_change(fresh_server: ServerProcess) -> None:
         (polled,) = admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]
         same = {k: v for k, v in polled.items() if k != "waiting_duration_seconds"}
         assert {k: entry[k] for k in same} == same  # what GET /api/kefu/waiting says
+        # what it writes while it waits shows in the list (issue 15: it did not)
+        c2.send(type="message", client_msg_id="p1", content="我想退货，订单 9")
+        c2.expect("ack")
+        shown = k.expect("waiting", where=lambda f: f["total"] == 1
+                         and f["waiting_customers"][0]["preview"] is not None)
+        assert shown["waiting_customers"][0]["preview"] == "我想退货，订单 9"
         # the seat frees: the waiting customer is assigned and the agents hear it is gone
         sid = f"{first_id}:{kefu_id}"
         kefu.ok("POST", f"/api/sessions/{sid}/end")

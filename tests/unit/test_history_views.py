@@ -105,7 +105,7 @@ def test_statistics_seed_fields_and_types():
     s = statistics(ended_meta())
     assert set(s) == {"total_messages", "kefu_messages", "kehu_messages",
                       "avg_response_time_seconds", "first_response_time_seconds",
-                      "duration_seconds", "satisfaction_score"}
+                      "duration_seconds", "satisfaction_score", "rating_comment"}  # + comment
     assert (s["total_messages"], s["kefu_messages"], s["kehu_messages"]) == (15, 7, 8)
     for key in ("total_messages", "kefu_messages", "kehu_messages", "duration_seconds"):
         assert isinstance(s[key], int), key

@@ -103,6 +103,7 @@ class SessionStatisticsOut(BaseModel):
     first_response_time_seconds: float | None
     duration_seconds: int
     satisfaction_score: float | None
+    rating_comment: str | None = None  # what the customer wrote with its rating
 
 
 class StatisticsOut(BaseModel):

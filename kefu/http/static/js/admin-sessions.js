@@ -110,6 +110,9 @@ export class SessionsSection {
           fact(t("admin.duration"), seconds(st.duration_seconds)),
           fact(t("admin.col.messages"), String(st.message_count)),
           fact(t("admin.col.avg_resp"), seconds(st.avg_response_time_seconds)),
+          st.satisfaction_score ? fact(t("admin.col.satisfaction"), h("span", { class: "rating-fact" },
+            `${"★".repeat(Math.round(st.satisfaction_score))} ${st.satisfaction_score}`,
+            st.rating_comment ? ` · ${st.rating_comment}` : "")) : null,
           s.transferred_from ? fact(t("admin.from_session"), h("button", { type: "button", class: "btn btn-small linkish",
             onclick: () => this.open(s.transferred_from) }, s.transferred_from)) : null,
           s.transferred_to && s.transferred_to.startsWith("team:")

@@ -218,7 +218,8 @@ export class ConsoleView {
         h("span", { class: "queue-sub" },
           t("console.queue_pos", { n: w.position }), " · ",
           duration(Date.now() / 1000 - w.waiting_since, t),
-          w.note ? ` · ${w.note}` : "")),
+          w.note ? ` · ${w.note}` : ""),
+        w.preview ? h("span", { class: "queue-preview" }, w.preview) : null),
       h("button", { type: "button", class: "btn btn-small", dataset: { take: w.customer_id },
         disabled: full, title: full ? t("console.take_full") : null,
         onclick: () => app.take(w.customer_id) }, t("console.take"))));
