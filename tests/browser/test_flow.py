@@ -70,6 +70,8 @@ def test_transfer_with_history_then_end_and_rating(pages: Pages, admin: Api) -> 
     expect(customer.locator(".chat-sub")).to_have_text("客服「客服乙」为您服务")
     expect(customer.locator(".tl-sys", has_text="已为您转接至客服「客服乙」")).to_have_count(1)
     expect(a.locator(".customer", has_text="转接的客户")).to_contain_text("已转接")
+    # the new agent's list shows the chat's last message before it opens it (issue 15)
+    expect(b.locator(".customer", has_text="转接的客户")).to_contain_text("我帮您转给专员")
     b.locator(".customer", has_text="转接的客户").click()
     # the new agent sees the earlier session (both sides) and the reason and note
     timeline = b.locator(".timeline")

@@ -144,6 +144,7 @@ export class Workspace extends WorkspaceActions {
     conv.note(t("note.assigned", { name: f.kehu.name }));
     this.resume([conv.sid]);
     this.loadPresence(conv);
+    if (conv.transferred_from) this.loadEarlier(conv); // requeued or sent to a team: its history
     if (!this.focus || this.takeRequested === f.kehu.id) this.setFocus(conv.sid, false);
     this.takeRequested = null;
   }

@@ -141,7 +141,7 @@ export class ConsoleView {
       const unread = app.unread(conv);
       const waited = app.waitingFor(conv);
       const online = app.presence.get(conv.kehu_id) === "online";
-      const last = conv.latest();
+      const last = conv.latest() || lastEarlier(conv); // a transferred-in chat: its history's
       return h("li", {},
         h("button", { type: "button", class: `customer${conv.sid === app.focus ? " active" : ""}${conv.status !== "active" ? " closed" : ""}`,
           dataset: { sid: conv.sid }, "aria-current": conv.sid === app.focus ? "true" : null,
@@ -319,4 +319,13 @@ function itemOf(app, conv, m, session) {
   if (m.from === app.me.id && session === conv) state = m.seq <= conv.peerRead ? "read" : "delivered";
   const author = mine && m.from !== app.me.id ? (session.kefu_name || m.from) : null;
   return { kind: "msg", msg: m, mine, state, author };
+}
+
+/** The last chat message of the sessions a conversation was transferred from. */
+function lastEarlier(conv) {
+  for (let i = conv.earlier.length - 1; i >= 0; i -= 1) {
+    const msgs = conv.earlier[i].messages.filter((m) => m.content_type !== "System");
+    if (msgs.length) return msgs[msgs.length - 1];
+  }
+  return null;
 }
