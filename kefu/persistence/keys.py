@@ -242,3 +242,13 @@ class Keys:
     def left_by(self, kehu_id: str) -> str:
         """ZSET: a customer's messages left, by time."""
         return f"{self.prefix}left:by:{kehu_id}"
+
+    # canned responses (issue 15)
+    def canned(self, canned_id: str) -> str:
+        """HASH: one canned response (shortcut, title, content, owner or team)."""
+        return f"{self.prefix}canned:{canned_id}"
+
+    @property
+    def canned_all(self) -> str:
+        """SET: every canned response id."""
+        return f"{self.prefix}canned:all"

@@ -133,3 +133,22 @@ def test_the_dashboard_follows_pushed_figures_without_polling(pages: Pages, admi
     _, customer = pages.customer("推送的客户")
     expect(row).to_contain_text("1 / 5")
     expect(agent.locator(".customer", has_text="推送的客户")).to_be_visible()
+
+
+def test_canned_responses_are_managed_in_the_dashboard(pages: Pages, admin: Api) -> None:
+    kefu_id, kefu = admin.create_kefu("用回复的客服")
+    page = admin_page(pages, "canned")
+    shortcut = f"ship{kefu_id[-6:]}"
+    page.fill("input[name=shortcut]", shortcut)
+    page.fill("textarea[name=content]", "{customer_name}，您的包裹已发出")
+    page.get_by_role("button", name="添加快捷回复").click()
+    row = page.locator("tbody tr", has_text=f"/{shortcut}")
+    expect(row).to_contain_text("所有客服")
+    used = [c for c in kefu.ok("GET", "/api/canned-responses")["responses"]
+            if c["shortcut"] == shortcut]
+    assert [c["content"] for c in used] == ["{customer_name}，您的包裹已发出"]  # agents get it
+    row.get_by_role("button", name="删除").click()
+    page.locator("dialog button[type=submit]").click()
+    expect(row).to_have_count(0)
+    assert not [c for c in kefu.ok("GET", "/api/canned-responses")["responses"]
+                if c["shortcut"] == shortcut]

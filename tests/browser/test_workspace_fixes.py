@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Pages
-from tests.helpers import Api
+from tests.helpers import Api, uid
 
 
 def test_toasts_take_no_clicks_take_is_off_when_full_and_sign_out_asks(
@@ -71,3 +71,29 @@ def test_the_console_says_the_link_is_down_when_the_network_goes(pages: Pages,
     expect(pill).to_have_text("连接中断，正在重连…", timeout=5000)
     agent.context.set_offline(False)
     expect(pill).to_have_text("已连接")
+
+
+def test_a_canned_response_from_the_slash_shortcut(pages: Pages, admin: Api) -> None:
+    """Issue 15, item 2: "/" and a few letters list the canned responses; Enter puts one
+    in the box with the customer's and the agent's names filled in."""
+    tag = uid("s").lower()[:12]
+    made = admin.ok("POST", "/api/canned-responses", {
+        "shortcut": f"hi{tag}", "title": "问候",
+        "content": "{customer_name}您好，我是{agent_name}"})["response"]
+    try:
+        _, _, agent = pages.agent(admin, "快捷客服")
+        _, customer = pages.customer("用快捷回复的客户")
+        agent.locator(".customer", has_text="用快捷回复的客户").click()
+        box = agent.locator(".composer-input")
+        box.click()
+        box.type(f"/hi{tag[:4]}")
+        pop = agent.locator(".canned-pop")
+        expect(pop.locator(".canned-item", has_text=f"/hi{tag}")).to_be_visible()
+        box.press("Enter")  # picks it; does not send "/hi…"
+        expect(pop).to_be_hidden()
+        expect(box).to_have_value("用快捷回复的客户您好，我是快捷客服")
+        box.press("Enter")
+        expect(customer.locator(".tl-msg.theirs .bubble")).to_have_text(
+            ["用快捷回复的客户您好，我是快捷客服"])
+    finally:
+        admin.call("DELETE", f"/api/canned-responses/{made['id']}")

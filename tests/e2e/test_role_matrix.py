@@ -57,7 +57,7 @@ GHOST = {"sid": "ghost_kehu_zz:ghost_kefu_zz", "kefu": "ghost_kefu_zz",
          "kehu": "ghost_kehu_zz", "other_kehu": "ghost_kehu_zz", "me": "ghost_user_zz",
          "msg": "ghost_msg_zz", "backup": "ghost_backup_zz.json.gz",
          "actor": "session:ghost_kehu_zz:ghost_kefu_zz", "team": "ghost_team_zz",
-         "left": "lm_ghost_zz"}
+         "left": "lm_ghost_zz", "canned": "cr_ghost_zz"}
 
 
 def pw() -> str:
@@ -240,6 +240,14 @@ def throwaway_left(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, An
 
 
 KEHU_ONLY = grid(kehu=200, admin=403)
+OWN_CANNED = grid(kefu=200, other_kefu=404)  # admin any; a kefu its own; B cannot see A's
+
+
+def throwaway_canned(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
+    """A canned response the caller owns (a kefu's personal one, an admin's shared one)."""
+    made = ctx.api[caller].ok("POST", "/api/canned-responses",
+                              {"shortcut": uid("m"), "content": "矩阵"})["response"]
+    return None, f"/api/canned-responses/{made['id']}", None
 
 
 def new_user_body(ctx: Ctx, caller: str) -> dict[str, Any]:
@@ -287,6 +295,12 @@ ROWS: list[Row] = [
     # teams (issue 14): agents read them, admins change them
     Row("GET", "/api/teams", STAFF),
     Row("GET", "/api/widget/teams", PUBLIC),
+    Row("GET", "/api/canned-responses", STAFF),
+    Row("POST", "/api/canned-responses", STAFF, body={"shortcut": "mx", "content": "矩阵"}),
+    Row("PUT", "/api/canned-responses/{canned}", OWN_CANNED, body={"content": "改"},
+        prepare=(("kefu", "admin"), throwaway_canned)),
+    Row("DELETE", "/api/canned-responses/{canned}", OWN_CANNED,
+        prepare=(("kefu", "admin"), throwaway_canned)),
     Row("POST", "/api/messages-left", KEHU_ONLY, body={"content": "矩阵测试"}),
     Row("GET", "/api/messages-left", STAFF),
     Row("GET", "/api/messages-left/mine", KEHU_ONLY),
@@ -367,7 +381,8 @@ ROWS: list[Row] = [
 ]
 
 SAMPLE = {"sid": "k:f", "kefu": "f", "kehu": "k", "other_kehu": "k2", "me": "u", "msg": "m",
-          "backup": "b.json.gz", "actor": "session:k:f", "team": "t", "left": "l"}
+          "backup": "b.json.gz", "actor": "session:k:f", "team": "t", "left": "l",
+          "canned": "c"}
 
 
 def route_table() -> list[tuple[str, type]]:
@@ -454,10 +469,12 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         assert f"session:{zsid}" in actors, actors
         c.api["admin"].ok("POST", "/api/teams", {"id": "matrix", "name": "矩阵"})
         left = c.api["kehu"].ok("POST", "/api/messages-left", {"content": "矩阵"})["message"]
+        canned = c.api["kefu"].ok("POST", "/api/canned-responses",
+                                  {"shortcut": "own", "content": "A 的"})["response"]
         backup = c.api["admin"].ok("POST", "/api/system/backup")["name"]
         c.ids.update(sid=sid, other_sid=f"{k2}:{b}", msg=acked[0], spare_msg=acked[1],
                      spare_kefu=spare, backup=backup, actor=f"session:{zsid}",
-                     team="matrix", left=left["id"])
+                     team="matrix", left=left["id"], canned=canned["id"])
         yield c
     finally:
         for ws in c.sockets:

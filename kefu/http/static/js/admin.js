@@ -8,12 +8,13 @@ import { OverviewSection } from "./admin-overview.js";
 import { SessionsSection } from "./admin-sessions.js";
 import { UsersSection } from "./admin-users.js";
 import { SystemSection } from "./admin-system.js";
+import { CannedSection } from "./admin-canned.js";
 import { ChatSocket } from "./ws.js";
 
 const KEY = "kefu.admin.auth";
 const root = document.getElementById("app");
 const SECTIONS = { overview: OverviewSection, sessions: SessionsSection, users: UsersSection,
-  system: SystemSection };
+  canned: CannedSection, system: SystemSection };
 
 async function boot() {
   applyLang("admin.title");

@@ -180,6 +180,15 @@ export class WorkspaceActions {
     this.view.focusChanged();
   }
 
+  /** The canned responses this agent may use (its own, its teams', everyone's). */
+  async refreshCanned() {
+    try {
+      this.canned = (await this.api.get("/api/canned-responses")).responses;
+    } catch {
+      /* on the next hello */
+    }
+  }
+
   /** The open messages left that this agent may answer (its teams' and those without). */
   async refreshLeft() {
     try {

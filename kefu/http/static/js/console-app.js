@@ -28,6 +28,7 @@ export class Workspace extends WorkspaceActions {
     this.waiting = [];
     this.offers = new Map(); // offer id → the offer frame (a team in offer mode)
     this.leftMessages = []; // messages left that this agent may answer (open ones)
+    this.canned = []; // canned responses this agent may use ("/" in the composer)
     this.presence = new Map(); // kehu id → "online" | "offline"
     this.names = new Map(); // user id → name, learnt from frames and REST replies
     this.typingUntil = new Map(); // session id → ms
@@ -94,6 +95,7 @@ export class Workspace extends WorkspaceActions {
     }
     this.resume([...this.convs.keys()]);
     this.refreshLeft(); // (the queue comes pushed: a waiting frame follows hello)
+    this.refreshCanned();
     this.view.refresh();
   }
 

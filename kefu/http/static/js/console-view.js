@@ -5,6 +5,7 @@ import { batched, clock, duration, h, keepFocus, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderTimeline, systemText } from "./timeline.js";
 import { icon } from "./icons.js";
+import { CannedPicker } from "./canned-picker.js";
 import { confirmDialog, openLinkDialog, openReplyDialog, openTransferDialog } from "./dialogs.js";
 
 export class ConsoleView {
@@ -37,13 +38,19 @@ export class ConsoleView {
     this.typingLine = h("div", { class: "typing-line", "aria-live": "polite" });
     this.input = h("textarea", { class: "composer-input", rows: 2, maxlength: 4000,
       "aria-label": t("console.input"), placeholder: t("console.placeholder") });
+    this.picker = new CannedPicker(this.input, () => {
+      const conv = app.focus ? app.convs.get(app.focus) : null;
+      return { responses: app.canned, customer: conv ? conv.kehu_name : "", agent: app.me.name };
+    }, (text) => app.saveDraft(app.focus, text));
     this.input.addEventListener("keydown", (ev) => {
+      if (this.picker.key(ev)) return;
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
         this.sendInput();
       }
     });
     this.input.addEventListener("input", () => {
+      this.picker.update();
       app.saveDraft(app.focus, this.input.value);
       if (this.input.value) app.typing();
     });
@@ -52,7 +59,7 @@ export class ConsoleView {
       onclick: () => openLinkDialog((content, type, url) => app.send(content, type, url)) },
     icon("link", 16), t("console.link"));
     this.composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); this.sendInput(); } },
-      this.input, h("div", { class: "composer-actions" }, this.linkBtn, this.sendBtn));
+      this.picker.list, this.input, h("div", { class: "composer-actions" }, this.linkBtn, this.sendBtn));
     this.empty = h("div", { class: "chat-empty" }, t("console.pick"));
     this.chatPane = h("main", { class: "chat-pane" },
       h("header", { class: "chat-head" },
