@@ -57,6 +57,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "team_deleted": ("团队已删除", "Team deleted"),
     "team_exists": ("团队已存在", "A team with this id exists"),
     "team_not_found": ("团队不存在", "Team not found"),
+    "notes_ok": ("获取备注成功", "Notes"),
+    "note_added": ("备注已添加", "Note added"),
     "canned_ok": ("获取快捷回复成功", "Canned responses"),
     "canned_created": ("快捷回复已添加", "Canned response added"),
     "canned_updated": ("快捷回复已更新", "Canned response updated"),

@@ -42,6 +42,7 @@ from kefu.http.state import AppState
 from kefu.http.wire import (
     FrameError,
     MessageFrame,
+    NoteFrame,
     OfferAnswerFrame,
     PingFrame,
     RateFrame,
@@ -56,6 +57,7 @@ from kefu.http.ws_guard import message_allowed, origin_allowed
 from kefu.http.ws_resume import resume
 from kefu.http.ws_sessions import KEFU_HALF, KEHU_HALF, owns, relay_typing, session_of
 from kefu.http.ws_writer import write_text
+from kefu.persistence import notes
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.persistence.users import token_digest
 from kefu.protocol import CloseCode, RejectReason
@@ -234,6 +236,8 @@ class ChatSocket(WebSocketHandler):
                 self.send_frame(protocol.pong(iso(now())))
             case OfferAnswerFrame():
                 self._on_offer_answer(parsed)
+            case NoteFrame():
+                await self._on_note(parsed)
 
     async def _on_chat(self, f: MessageFrame) -> None:
         user, conn = self.user, self.conn
@@ -260,6 +264,24 @@ class ChatSocket(WebSocketHandler):
                 handle.tell(PostMessage(sender_id=user.id, **common))
         else:
             self.error(RejectReason.FORBIDDEN, "administrators do not chat", f.client_msg_id)
+
+    async def _on_note(self, f: NoteFrame) -> None:
+        """A private note from the session's agent: stored apart from the messages, and
+        to that agent's connections only (issue 15; never to the customer)."""
+        user = self.user
+        assert user is not None
+        if user.user_type is not UserType.KEFU:
+            self.error(RejectReason.FORBIDDEN, "only agents write notes")
+            return
+        if not owns(self, f.session_id, KEFU_HALF, None):
+            return
+        try:
+            note = await self.state.bridge.run_io(notes.add, self.state.store, f.session_id,
+                                                  user.id, user.name, f.content)
+        except REDIS_ERRORS:
+            self.error(RejectReason.STORAGE_UNAVAILABLE, "the note was not stored")
+            return
+        self.state.rt.outbox.to_users([user.id], protocol.encode("note", note=note))
 
     def _on_offer_answer(self, f: OfferAnswerFrame) -> None:
         user, conn = self.user, self.conn

@@ -83,6 +83,14 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
+class NoteFrame(_Frame):
+    """A private note to the other agents of a conversation (never to the customer)."""
+
+    type: Literal["note"]
+    session_id: Sid
+    content: Annotated[CleanText, Strict(), Field(min_length=1, max_length=4000)]
+
+
 class OfferAnswerFrame(_Frame):
     """An agent's answer to an ``offer``."""
 
@@ -92,13 +100,13 @@ class OfferAnswerFrame(_Frame):
 
 ClientFrame = Annotated[
     MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame | SwitchFrame
-    | RateFrame | PingFrame | OfferAnswerFrame,
+    | RateFrame | PingFrame | OfferAnswerFrame | NoteFrame,
     Field(discriminator="type"),
 ]
 AnyClientFrame = (MessageFrame | ReadFrame | TypingFrame | ResumeFrame | RequestServiceFrame
-                  | SwitchFrame | RateFrame | PingFrame | OfferAnswerFrame)
+                  | SwitchFrame | RateFrame | PingFrame | OfferAnswerFrame | NoteFrame)
 FRAME_TYPES = ("message", "read", "typing", "resume", "request_service", "switch", "rate",
-               "ping", "accept", "decline")
+               "ping", "accept", "decline", "note")
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 

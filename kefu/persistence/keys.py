@@ -252,3 +252,7 @@ class Keys:
     def canned_all(self) -> str:
         """SET: every canned response id."""
         return f"{self.prefix}canned:all"
+
+    def notes(self, sid: str) -> str:
+        """LIST: a session's private notes between agents (never its message stream)."""
+        return f"{self.prefix}notes:{sid}"

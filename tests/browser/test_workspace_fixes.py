@@ -97,3 +97,25 @@ def test_a_canned_response_from_the_slash_shortcut(pages: Pages, admin: Api) -> 
             ["用快捷回复的客户您好，我是快捷客服"])
     finally:
         admin.call("DELETE", f"/api/canned-responses/{made['id']}")
+
+
+def test_a_private_note_shows_to_agents_and_never_to_the_customer(pages: Pages,
+                                                                  admin: Api) -> None:
+    _, _, agent = pages.agent(admin, "写备注的客服")
+    _, customer = pages.customer("看不到备注的客户")
+    customer.fill(".composer-input", "在吗")
+    customer.locator(".composer-input").press("Enter")
+    agent.locator(".customer", has_text="看不到备注的客户").click()
+    agent.get_by_role("button", name="备注", exact=True).click()
+    box = agent.locator(".composer-input")
+    box.fill("这位客户需要优先处理")
+    box.press("Enter")
+    expect(agent.locator(".tl-sys", has_text="内部备注（写备注的客服）：这位客户需要优先处理")).to_have_count(1)
+    agent.get_by_role("button", name="备注", exact=True).click()  # back to messages
+    box.fill("您好，在的")
+    box.press("Enter")
+    expect(customer.locator(".tl-msg.theirs .bubble")).to_have_text(["您好，在的"])
+    expect(customer.locator("text=这位客户需要优先处理")).to_have_count(0)
+    agent.reload()  # the note is kept (REST), not only in the page
+    agent.locator(".customer", has_text="看不到备注的客户").click()
+    expect(agent.locator(".tl-sys", has_text="这位客户需要优先处理")).to_have_count(1)

@@ -240,7 +240,8 @@ def throwaway_left(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, An
 
 
 KEHU_ONLY = grid(kehu=200, admin=403)
-OWN_CANNED = grid(kefu=200, other_kefu=404)  # admin any; a kefu its own; B cannot see A's
+OWN_CANNED = grid(kefu=200, other_kefu=404)
+NOTES = grid(kefu=200, other_kefu=404)  # the session's agent and admins; never a kehu  # admin any; a kefu its own; B cannot see A's
 
 
 def throwaway_canned(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
@@ -295,6 +296,8 @@ ROWS: list[Row] = [
     # teams (issue 14): agents read them, admins change them
     Row("GET", "/api/teams", STAFF),
     Row("GET", "/api/widget/teams", PUBLIC),
+    Row("GET", "/api/sessions/{sid}/notes", NOTES),
+    Row("POST", "/api/sessions/{sid}/notes", NOTES, body={"content": "矩阵备注"}),
     Row("GET", "/api/canned-responses", STAFF),
     Row("POST", "/api/canned-responses", STAFF, body={"shortcut": "mx", "content": "矩阵"}),
     Row("PUT", "/api/canned-responses/{canned}", OWN_CANNED, body={"content": "改"},

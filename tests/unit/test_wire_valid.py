@@ -135,4 +135,4 @@ def test_offer_answers_and_request_service_team():
 
 def test_every_frame_type_is_covered():
     assert set(FRAME_TYPES) == {"message", "read", "typing", "resume", "request_service",
-                                "switch", "rate", "ping", "accept", "decline"}
+                                "switch", "rate", "ping", "accept", "decline", "note"}

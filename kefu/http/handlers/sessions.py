@@ -47,6 +47,8 @@ class DetailStatisticsOut(BaseModel):
     duration_seconds: int
     message_count: int
     avg_response_time_seconds: float | None
+    satisfaction_score: float | None = None
+    rating_comment: str | None = None
 
 
 class SessionDetailOut(BaseModel):
@@ -195,7 +197,9 @@ class SessionDetailHandler(SessionBase):
             "participants": {"kefu": person(view["kefu_id"]), "kehu": person(view["kehu_id"])},
             "statistics": {"duration_seconds": stats["duration_seconds"],
                            "message_count": stats["total_messages"],
-                           "avg_response_time_seconds": stats["avg_response_time_seconds"]},
+                           "avg_response_time_seconds": stats["avg_response_time_seconds"],
+                           "satisfaction_score": stats["satisfaction_score"],
+                           "rating_comment": stats["rating_comment"]},
         })
 
 

@@ -68,6 +68,7 @@ export class WorkspaceActions {
       this.socket.send({ type: "switch", customer_id: conv.kehu_id });
     }
     if (conv.transferred_from && !conv.earlierLoaded) this.loadEarlier(conv);
+    this.loadNotes(conv);
     this.view.focusChanged(tellServer); // on a phone, only the agent's own pick opens the chat
     this.markRead(sid);
   }
@@ -178,6 +179,36 @@ export class WorkspaceActions {
       if (next) this.setFocus(next.sid);
     }
     this.view.focusChanged();
+  }
+
+  /** A private note to the other agents of the focused conversation (never to the
+   * customer); the server echoes it as a `note` frame. */
+  sendNote(text) {
+    if (!this.focus || !this.socket.send({ type: "note", session_id: this.focus, content: text })) {
+      toast(t("conn.down"), "error");
+      return false;
+    }
+    return true;
+  }
+
+  /** The conversation's private notes (once, when it is first shown). */
+  async loadNotes(conv) {
+    if (conv.notesLoaded) return;
+    conv.notesLoaded = true;
+    try {
+      const data = await this.api.get(`/api/sessions/${encodeURIComponent(conv.sid)}/notes`);
+      for (const n of data.notes) this.addNote(conv, n);
+      this.view.refresh();
+    } catch {
+      conv.notesLoaded = false;
+    }
+  }
+
+  addNote(conv, n) {
+    conv.seenNotes = conv.seenNotes || new Set();
+    if (conv.seenNotes.has(n.id)) return;
+    conv.seenNotes.add(n.id);
+    conv.note(() => t("note.private", { name: n.from_name || n.from, text: n.content }), n.timestamp);
   }
 
   /** The canned responses this agent may use (its own, its teams', everyone's). */

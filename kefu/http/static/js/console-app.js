@@ -223,6 +223,11 @@ export class Workspace extends WorkspaceActions {
     if (this.convs.has(f.session_id)) this.setFocus(f.session_id, false);
   }
 
+  on_note(f) {
+    const conv = this.convs.get(f.note.session_id);
+    if (conv) this.addNote(conv, f.note);
+  }
+
   on_message_left(f) {
     if (!this.leftMessages.some((m) => m.id === f.left.id)) this.leftMessages.push(f.left);
   }

@@ -55,11 +55,19 @@ export class ConsoleView {
       if (this.input.value) app.typing();
     });
     this.sendBtn = h("button", { type: "submit", class: "btn btn-primary" }, t("console.send"));
+    this.noteMode = false; // Enter writes a private note to the other agents instead
+    this.noteBtn = h("button", { type: "button", class: "btn note-btn", "aria-pressed": "false",
+      title: t("console.note_title"), onclick: () => {
+        this.noteMode = !this.noteMode;
+        this.noteBtn.setAttribute("aria-pressed", String(this.noteMode));
+        this.composer.classList.toggle("note-mode", this.noteMode);
+        this.input.focus();
+      } }, t("console.note"));
     this.linkBtn = h("button", { type: "button", class: "btn", title: t("console.link_title"),
       onclick: () => openLinkDialog((content, type, url) => app.send(content, type, url)) },
     icon("link", 16), t("console.link"));
     this.composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); this.sendInput(); } },
-      this.picker.list, this.input, h("div", { class: "composer-actions" }, this.linkBtn, this.sendBtn));
+      this.picker.list, this.input, h("div", { class: "composer-actions" }, this.noteBtn, this.linkBtn, this.sendBtn));
     this.empty = h("div", { class: "chat-empty" }, t("console.pick"));
     this.chatPane = h("main", { class: "chat-pane" },
       h("header", { class: "chat-head" },
@@ -101,7 +109,7 @@ export class ConsoleView {
   sendInput() {
     const text = this.input.value;
     if (!text.trim()) return;
-    if (this.app.send(text)) {
+    if (this.noteMode ? this.app.sendNote(text.trim()) : this.app.send(text)) {
       this.input.value = "";
       this.app.saveDraft(this.app.focus, "");
     }
