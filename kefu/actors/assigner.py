@@ -42,15 +42,6 @@ from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 
 Result = Accepted | Rejected
-
-
-def team_of(meta: dict[str, str]) -> str | None:
-    """The team a session was routed for (its stored ``routing``), if any."""
-    try:
-        team = orjson.loads(meta.get("routing") or b"{}").get("team")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return team if isinstance(team, str) else None
 UNAVAILABLE = Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
 
 
@@ -371,53 +362,3 @@ class Assigner:
             by, result.data, **data))
         self.fill_seats()
         return Accepted(data=data)
-
-    def transfer_to_team(self, sid: str, team: str, by: str, reason: str | None,
-                         note: str | None) -> Result:
-        """Close ``sid`` and put its kehu at the front of ``team``'s queue (one script);
-        the next agent of the team with room gets it, with its history."""
-        kehu_id, from_kefu = sid.split(":")
-        if self.assignments.get(kehu_id) != sid:
-            return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
-        if self.book.get(team) is None:
-            return Rejected(reason=RejectReason.TEAM_NOT_FOUND)
-        at = now()
-        entry = QueueEntry(kehu_id=kehu_id, kehu_name=self.meta(sid).get("kehu_name") or kehu_id,
-                           waiting_since=at, note=note, front=True, team=team, previous=sid)
-        closing = dispatch.close_session_command(
-            self.rt.store, sid, SessionStatus.TRANSFERRED.value, at, "transferred",
-            requeue_json=self.queue.entry_json(entry), transferred_to=f"team:{team}")
-        if isinstance(closed := self.close(sid, closing), Rejected):
-            return closed
-        self.queue.requeued(entry)  # the close script queued it in Redis
-        data = {"session_id": sid, "from_kefu_id": from_kefu, "to_kefu_id": None,
-                "to_team": team, "transfer_time": iso(at), "reason": reason, "note": note,
-                "new_session_id": None}
-        self.rt.outbox.to_users([kehu_id, from_kefu], protocol.session_ended(
-            sid, "transferred_to_team", by, iso(at)))
-        self.rt.event("info", "dispatcher", "transferred_to_team", session_id=sid, team=team)
-        self.fill_seats()
-        new_sid = self.assignments.get(kehu_id)
-        return Accepted(data={**data, "new_session_id": new_sid,
-                              "to_kefu_id": new_sid.split(":")[1] if new_sid else None,
-                              "status": "assigned" if new_sid else "queued"})
-
-    def requeue_agent(self, slot: AgentSlot) -> None:
-        """The agent stayed away past the grace period: its kehu go to the front of
-        their team's queue, their history with them."""
-        for sid in sorted(slot.active):
-            kehu_id = sid.split(":")[0]
-            meta = self.meta(sid)
-            entry = QueueEntry(kehu_id=kehu_id, kehu_name=meta.get("kehu_name") or kehu_id,
-                               priority=Priority.NORMAL, waiting_since=now(), front=True,
-                               team=team_of(meta), previous=sid)
-            closing = dispatch.close_session_command(
-                self.rt.store, sid, SessionStatus.COMPLETED.value, now(), "agent_offline",
-                requeue_json=self.queue.entry_json(entry))
-            if isinstance(self.close(sid, closing), Rejected):
-                return
-            self.queue.requeued(entry)  # the close script queued it in Redis
-            self.rt.outbox.to_users([kehu_id, slot.kefu_id], protocol.session_ended(
-                sid, "agent_offline", None, iso(now())))
-            self.rt.event("info", "dispatcher", "requeued", session_id=sid)
-        self.fill_seats()

@@ -16,9 +16,11 @@ import logging
 from typing import Any
 
 from kefu import protocol
+from kefu.actors import queue_moves
 from kefu.actors.assigner import Assigner
 from kefu.actors.base import SupervisedActor
 from kefu.actors.delivery import redeliver
+from kefu.actors.live_views import LiveViews
 from kefu.actors.maintenance_switch import MaintenanceSwitch
 from kefu.actors.messages import (
     Accepted,
@@ -82,14 +84,11 @@ class Dispatcher(SupervisedActor):
         for kehu_id, first in dispatch.first_waiting_messages(rt.store,
                                                               list(self.queue.entries)).items():
             self.queue.wrote(kehu_id, first)
-        self.waiting_pushed = -1  # the queue version last pushed to the agents
-        self.overflowed: set[str] = set()  # waiting kehu past their team's overflow time
-        self.told_max_wait: set[str] = set()  # … told they may leave a message instead
-        self.watchers: set[str] = set()  # admins with a socket open (their dashboards)
-        self.workload_sent = b""  # the workload last pushed
         self.desk = Assigner(rt, self.queue, self.seats, dict(snap.assignments),
                              on_stale=self.load,
                              book=TeamBook.from_views(teams_store.all_teams(rt.store)))
+        watchers = self.live.watchers if hasattr(self, "live") else set()  # (a reload)
+        self.live = LiveViews(rt, self.desk, watchers=watchers)
         self.maintenance = MaintenanceSwitch(maintenance_store.load(rt.store))
         self.desk.offering.restore(snap.offers)
         for sid in snap.assignments.values():
@@ -117,8 +116,9 @@ class Dispatcher(SupervisedActor):
                 if split_session_id(msg.session_id) is None:
                     return Rejected(reason=RejectReason.SESSION_NOT_ACTIVE)
                 if msg.to_team is not None:
-                    return self.desk.transfer_to_team(msg.session_id, msg.to_team,
-                                                      msg.by_user, msg.reason, msg.note)
+                    return queue_moves.transfer_to_team(self.desk, msg.session_id,
+                                                        msg.to_team, msg.by_user, msg.reason,
+                                                        msg.note)
                 if msg.to_kefu_id is None:
                     return Rejected(reason=RejectReason.BAD_REQUEST)
                 return self.desk.transfer(msg.session_id, msg.to_kefu_id, msg.by_user,
@@ -126,15 +126,10 @@ class Dispatcher(SupervisedActor):
             case TeamsChanged():
                 return self._handle_teams_changed()
             case MessageLeft():
-                return self._handle_message_left(msg)
+                return queue_moves.left_a_message(self.desk, msg.kehu_id, msg.left)
             case WatcherPresence():
-                online = self.presence.set(msg.user_id, msg.node, 1 if msg.online else 0) > 0
-                if online:
-                    self.watchers.add(msg.user_id)
-                    self.workload_sent = b""  # a new dashboard: the figures at the next tick
-                    self.waiting_pushed = -1
-                else:
-                    self.watchers.discard(msg.user_id)
+                self.live.watcher(msg.user_id, self.presence.set(
+                    msg.user_id, msg.node, 1 if msg.online else 0) > 0)
                 return Accepted()
             case AnswerOffer():
                 result = self.desk.offering.answer(msg.kefu_id, msg.offer_id, msg.accept)
@@ -245,26 +240,6 @@ class Dispatcher(SupervisedActor):
                 entry.team, "nobody_online", True))
         return Accepted(data={"session_id": self.desk.assignments.get(msg.kehu_id)})
 
-    def _handle_message_left(self, msg: MessageLeft) -> Any:
-        """The kehu left a message: it no longer waits; the agents who could answer it
-        (its team's, or everyone's) hear of it."""
-        if msg.kehu_id in self.queue:
-            try:
-                dispatch.drop_queue_entry(self.rt.store, msg.kehu_id, self.desk.fence)
-            except Fenced:
-                return self.desk.stale(dispatch.Refused("fenced"))
-            except REDIS_ERRORS:
-                return Rejected(reason=RejectReason.STORAGE_UNAVAILABLE)
-            self.queue.taken(msg.kehu_id)
-            self.desk.offering.forget(msg.kehu_id, "withdrawn")
-            self.desk.fill_seats()  # a seat an offer held may be free again
-        reach = self.desk.book.reach(msg.left.get("team"), 0.0)
-        agents = [s.kefu_id for s in self.seats.agents.values()
-                  if s.connections > 0 and (reach is None or s.kefu_id in reach)]
-        if agents:
-            self.rt.outbox.to_users(agents, protocol.message_left(msg.left))
-        return Accepted()
-
     def _handle_customer_presence(self, msg: CustomerPresence) -> Any:
         was_online = self.presence.total(msg.kehu_id) > 0
         online = self.presence.set(msg.kehu_id, msg.node, 1 if msg.online else 0) > 0
@@ -341,8 +316,8 @@ class Dispatcher(SupervisedActor):
         if slot.effective_status is not before:
             self._broadcast_presence(slot)
         if opened:  # a new console: its queue list and the offers it holds, at once
-            self.rt.outbox.to_users([slot.kefu_id], protocol.waiting(self._waiting_for(
-                slot.kefu_id, now())))
+            self.rt.outbox.to_users([slot.kefu_id], protocol.waiting(
+                self.live.waiting_for(slot.kefu_id, now())))
             self.desk.offering.resend(slot.kefu_id)
         self.desk.fill_seats()
         return Accepted()
@@ -404,9 +379,9 @@ class Dispatcher(SupervisedActor):
             slot = self.seats.get(user)
             if slot is not None:
                 self._agent_connections(slot, self.presence.total(user), False)
-            elif user in self.watchers:
+            elif user in self.live.watchers:
                 if self.presence.total(user) == 0:
-                    self.watchers.discard(user)
+                    self.live.watcher(user, False)
             elif self.presence.total(user) == 0:
                 self._customer_online(user, False)
 
@@ -416,70 +391,9 @@ class Dispatcher(SupervisedActor):
         for slot in list(self.seats.agents.values()):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None
                     and msg.now - slot.disconnected_at >= grace):
-                self.desk.requeue_agent(slot)
-        self._note_waits(msg.now)
+                queue_moves.requeue_agent(self.desk, slot)
+        self.live.note_waits(msg.now)
         self.desk.offering.expire(msg.now)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
-        self._push_waiting(msg.now)
-        self._push_workload()
-
-    def _push_workload(self) -> None:
-        """Agents' loads and the queue's size changed since the last tick: to the
-        dashboards and the online agents (nobody polls for them)."""
-        by_team: dict[str, int] = {}
-        for entry in self.queue.entries.values():
-            by_team[entry.team or ""] = by_team.get(entry.team or "", 0) + 1
-        agents = self.seats.workload_view()
-        frame = protocol.workload(agents, {"total": len(self.queue), "by_team": by_team},
-                                  len(self.desk.offering.out), len(self.desk.assignments))
-        if frame == self.workload_sent:
-            return
-        self.workload_sent = frame
-        online = [a["kefu_id"] for a in agents if a["status"] != "offline"]
-        if self.watchers or online:
-            self.rt.outbox.to_users([*self.watchers, *online], frame)
-
-    def _note_waits(self, at: float) -> None:
-        """A waiting customer whose team's overflow time passed reaches more agents:
-        their consoles must list it (a new queue version). One past its team's
-        ``max_wait_seconds`` is offered, once, to leave a message instead."""
-        book = self.desk.book
-        over = {e.kehu_id for e in self.queue.entries.values()
-                if book.overflowed(e.team, at - e.waiting_since)}
-        if over - self.overflowed:
-            self.queue.version += 1
-            self.queue.dirty = True
-        self.overflowed = over
-        for entry in self.queue.entries.values():
-            if (entry.kehu_id not in self.told_max_wait
-                    and book.waited_too_long(entry.team, at - entry.waiting_since)):
-                self.told_max_wait.add(entry.kehu_id)
-                self.rt.outbox.to_users([entry.kehu_id], protocol.leave_message(
-                    entry.team, "max_wait", True))
-        self.told_max_wait &= set(self.queue.entries)
-
-    def _push_waiting(self, at: float) -> None:
-        """The queue changed since the last tick: to every online agent the customers it
-        could take (its teams', those without a team, those overflowed to it; the
-        consoles no longer poll). Agents in the same teams get the same frame."""
-        if self.queue.version == self.waiting_pushed:
-            return
-        self.waiting_pushed = self.queue.version
-        book = self.desk.book
-        groups: dict[frozenset[str], list[str]] = {}
-        for slot in self.seats.agents.values():
-            if slot.connections > 0:
-                groups.setdefault(frozenset(book.teams_of(slot.kefu_id)), []).append(
-                    slot.kefu_id)
-        if self.watchers:  # the dashboards: everyone waiting
-            self.rt.outbox.to_users(sorted(self.watchers),
-                                    protocol.waiting(self.queue.pushed_view(at)))
-        for agents in groups.values():
-            self.rt.outbox.to_users(agents, protocol.waiting(self._waiting_for(agents[0], at)))
-
-    def _waiting_for(self, kefu_id: str, at: float) -> dict[str, Any]:
-        """The waiting list as ``kefu_id``'s console shows it: the customers it could
-        take."""
-        book = self.desk.book
-        return self.queue.pushed_view(at, visible=lambda e: book.sees(
-            kefu_id, e.team, at - e.waiting_since))
+        self.live.push_waiting(msg.now)
+        self.live.push_workload()

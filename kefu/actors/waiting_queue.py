@@ -102,8 +102,9 @@ class WaitingQueue:
         self.dirty = True
         self.version += 1
 
-    def waiting_view(self, at: float) -> dict[str, Any]:
-        """The seed's waiting list (2.5), in queue order."""
+    def waiting_view(self, at: float, ordered: list[QueueEntry] | None = None
+                     ) -> dict[str, Any]:
+        """The seed's waiting list (2.5), in queue order (``ordered``: already sorted)."""
         waiting = [
             {"customer_id": e.kehu_id, "customer_name": e.kehu_name,
              "status": "Online" if e.kehu_id in self.online else "Offline",
@@ -111,19 +112,9 @@ class WaitingQueue:
              "waiting_duration_seconds": int(at - e.waiting_since),
              "priority": e.priority.value, "note": e.note, "position": i + 1,
              "team": e.team, "preview": e.preview}
-            for i, e in enumerate(self.ordered())
+            for i, e in enumerate(ordered if ordered is not None else self.ordered())
         ]
         return {"waiting_customers": waiting, "total": len(waiting)}
-
-    def pushed_view(self, at: float, limit: int = PUSHED,
-                    visible: Callable[[QueueEntry], bool] | None = None) -> dict[str, Any]:
-        """The waiting list as the agents' consoles get it (``waiting`` frame): the first
-        ``limit`` customers and the total — of those ``visible`` to the agent (the
-        customers it could take: its teams', those without a team, overflowed ones)."""
-        waiting = [c for c, e in zip(self.waiting_view(at)["waiting_customers"],
-                                     self.ordered(), strict=True)
-                   if visible is None or visible(e)]
-        return {"waiting_customers": waiting[:limit], "total": len(waiting)}
 
     @staticmethod
     def entry_json(entry: QueueEntry) -> bytes:

@@ -15,11 +15,11 @@ from kefu.simulate import (
     OfferModel,
     build_parser,
     main,
-    recorded_trace,
     simulate,
     synthetic_team,
     synthetic_trace,
 )
+from kefu.simulate_traces import recorded_trace
 from kefu.testing.processes import RedisProcess
 
 
