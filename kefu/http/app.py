@@ -105,6 +105,9 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/redis/keys", redis_admin.RedisKeysHandler, s),
         # security (docs/security.md)
         (r"/api/admin/audit", audit.AuditHandler, s),
+        # uploads (issue 15)
+        # customer context (issue 15)
+        # tags and the agent's own search (issue 15)
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))

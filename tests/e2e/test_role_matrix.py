@@ -309,6 +309,9 @@ ROWS: list[Row] = [
     Row("GET", "/api/messages-left/mine", KEHU_ONLY),
     Row("POST", "/api/messages-left/{left}/reply", STAFF, body={"content": "回复"},
         prepare=(("kefu", "other_kefu", "admin"), throwaway_left)),
+    # uploads (issue 15)
+    # customer context (issue 15)
+    # tags and the agent's own search (issue 15)
     Row("POST", "/api/teams", ADMIN_ONLY,
         body=lambda _ctx, _c: {"id": uid("team").lower(), "name": "新团队"}),
     Row("GET", "/api/teams/{team}", STAFF),

@@ -136,4 +136,7 @@ export const EN = {
   "admin.maint_state_on": "In maintenance", "admin.maint_state_off": "In service", "admin.since": "since {when} ({by})",
   "health.healthy": "Healthy", "health.maintenance": "Maintenance", "health.unhealthy": "Unhealthy",
   "astate.running": "Running", "astate.restarting": "Restarting", "astate.failed": "Failed", "astate.stopped": "Stopped",
+  // --- uploads (issue 15) ---
+  // --- customer context (issue 15) ---
+  // --- tags, search, transcript, notifications (issue 15) ---
 };

@@ -140,4 +140,7 @@ export const ZH = {
   "admin.maint_state_on": "维护中", "admin.maint_state_off": "正常服务", "admin.since": "自 {when}（{by}）",
   "health.healthy": "正常", "health.maintenance": "维护中", "health.unhealthy": "异常",
   "astate.running": "运行中", "astate.restarting": "重启中", "astate.failed": "已失败", "astate.stopped": "已停止",
+  // --- uploads (issue 15) ---
+  // --- customer context (issue 15) ---
+  // --- tags, search, transcript, notifications (issue 15) ---
 };
