@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     max_frame_bytes: int = 64 * 1024
     max_text_chars: int = 4000
     max_body_bytes: int = 1024 * 1024
+    # uploads (issue 15; docs/security.md, "Uploads"): size, pixels, rate, in flight
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    upload_max_pixels: int = Field(default=40_000_000, ge=10_000)  # decoded, per image
+    upload_rate_per_minute: int = Field(default=20, ge=0)  # per user (0 = off)
+    upload_concurrency: int = Field(default=8, ge=1, le=256)  # bodies held at once
+    upload_store: Literal["dir", "s3"] = "dir"  # dir: KEFU_DATA_DIR/uploads/
+    s3_endpoint: str | None = None  # e.g. http://127.0.0.1:8333 (None: AWS)
+    s3_bucket: str = "kefu-uploads"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
     default_max_sessions: int = Field(default=5, ge=1, le=1000)
     dedup_ttl_seconds: int = 7 * 24 * 3600
     ask_timeout: float = 5.0
@@ -144,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def credentials_file(self) -> Path:

@@ -48,6 +48,7 @@ class RejectReason(StrEnum):
     TEAM_NOT_FOUND = "team_not_found"
     OFFER_GONE = "offer_gone"
     ACTOR_NOT_FOUND = "actor_not_found"
+    UPLOAD_NOT_FOUND = "upload_not_found"  # a message's url names no upload of its session
     # the system
     MAINTENANCE = "maintenance"
     STORAGE_UNAVAILABLE = "storage_unavailable"

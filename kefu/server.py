@@ -55,6 +55,7 @@ from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.persistence.redis_target import PrimaryWatch, RedisTarget
 from kefu.persistence.users import UserStore
 from kefu.protocol import CloseCode
+from kefu.uploads.service import start_uploads
 
 log = logging.getLogger("kefu")
 
@@ -155,10 +156,14 @@ async def serve(settings: Settings) -> int:
         gc.freeze()  # what start-up restored lives as long as the process: never rescan it
         bridge = Bridge(settings.ask_timeout)
         stack.callback(bridge.close)
+        uploads = await start_uploads(settings, store)  # issue 15: the dir or the bucket
+        if uploads is None:
+            return 1
+        stack.callback(uploads.close)
         state = AppState(settings=settings, store=store, users=users, history=History(store),
                          bridge=bridge, hub=hub, rt=rt, system=system,
                          online=Online(hub, node.node if node is not None else ""),
-                         cluster=node, primary_watch=watch,
+                         cluster=node, primary_watch=watch, uploads=uploads,
                          maintenance=load_maintenance(store))  # before the port opens
         if node is not None:
             watch_cluster(state, node)

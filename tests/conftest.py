@@ -8,6 +8,20 @@ import pytest
 
 from tests.helpers import CREATED, WS, ServerProcess, clean_up
 
+# Suites whose tests measure what happens under faults and timeouts (drills, the cluster,
+# Sentinel failover): under pytest-xdist they all run on one worker, one after another.
+ONE_AT_A_TIME = ("drills", "cluster", "failover")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``--dist loadgroup`` (scripts/test runs two pytest-xdist workers): the
+    tests of one file stay together (a module's server starts once), and the suites in
+    ONE_AT_A_TIME form one group, so no two fault drills ever run at once."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        group = "one-at-a-time" if parts[1:2] and parts[1] in ONE_AT_A_TIME else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(autouse=True)
 def no_leftovers() -> Iterator[None]:

@@ -10,11 +10,13 @@ from tornado.web import Application, RequestHandler
 from kefu.http.client_address import client_address
 from kefu.http.handlers import (
     admin,
+    agent_search,
     analytics,
     audit,
     auth,
     canned,
     cluster,
+    customers,
     docs,
     kefu,
     kefu_views,
@@ -26,9 +28,13 @@ from kefu.http.handlers import (
     session_list,
     sessions,
     system,
+    tags,
     teams,
+    transcript,
+    uploads,
     user_admin,
     users,
+    widget_setup,
 )
 from kefu.http.handlers.base import NotFoundHandler
 from kefu.http.http_limits import NoServerHeader
@@ -106,8 +112,25 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         # security (docs/security.md)
         (r"/api/admin/audit", audit.AuditHandler, s),
         # uploads (issue 15)
+        (r"/api/uploads", uploads.UploadHandler, s),
+        (rf"/api/uploads/{ID}", uploads.UploadFileHandler, s),
+        (rf"/api/uploads/{ID}/thumbnail", uploads.UploadThumbnailHandler, s),
         # customer context (issue 15)
+        (r"/api/auth/identify", widget_setup.IdentifyHandler, s),
+        (r"/api/widget/form", widget_setup.WidgetFormHandler, s),
+        (r"/api/widget/prechat", widget_setup.PrechatHandler, s),
+        (r"/api/widget/sites", widget_setup.SitesHandler, s),
+        (rf"/api/widget/sites/{ID}", widget_setup.SiteHandler, s),
+        (rf"/api/widget/sites/{ID}/secret", widget_setup.SiteSecretHandler, s),
+        (rf"/api/customers/{ID}", customers.CustomerHandler, s),
+        (rf"/api/customers/{ID}/sessions", customers.CustomerSessionsHandler, s),
+        (rf"/api/customers/{ID}/attributes", customers.CustomerAttributesHandler, s),
         # tags and the agent's own search (issue 15)
+        (rf"/api/sessions/{SID}/tags", tags.SessionTagsHandler, s),
+        (rf"/api/sessions/{SID}/transcript", transcript.TranscriptHandler, s),
+        (r"/api/tags", tags.TagsUsedHandler, s),
+        (r"/api/analytics/tags", tags.TagAnalyticsHandler, s),
+        (r"/api/kefu/search", agent_search.AgentSearchHandler, s),
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))

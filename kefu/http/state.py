@@ -19,6 +19,7 @@ from kefu.persistence.users import UserStore
 
 if TYPE_CHECKING:
     from kefu.cluster.node import ClusterNode
+    from kefu.uploads.service import Uploads
 
 
 @dataclass
@@ -34,6 +35,7 @@ class AppState:
     online: Online
     cluster: ClusterNode | None = None  # cluster mode
     primary_watch: PrimaryWatch | None = None  # Redis under Sentinel: where the primary is
+    uploads: Uploads | None = None  # files and images (issue 15; kefu/uploads/)
     closing: bool = False
     # maintenance mode: a copy of the dispatcher's flag (loaded at start-up, replaced by
     # PUT /api/system/maintenance once the dispatcher has stored the change)

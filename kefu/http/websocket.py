@@ -56,6 +56,7 @@ from kefu.http.wire import (
 from kefu.http.ws_guard import message_allowed, origin_allowed
 from kefu.http.ws_resume import resume
 from kefu.http.ws_sessions import KEFU_HALF, KEHU_HALF, owns, relay_typing, session_of
+from kefu.http.ws_uploads import with_upload
 from kefu.http.ws_writer import write_text
 from kefu.persistence import notes
 from kefu.persistence.redis import REDIS_ERRORS
@@ -139,7 +140,8 @@ class ChatSocket(WebSocketHandler):
         self.send_frame(protocol.encode(
             "hello", user=user.model_dump(mode="json"), sessions=sessions,
             server_time=iso(now()), limits={"max_frame_bytes": s.max_frame_bytes,
-                                            "max_text_chars": s.max_text_chars}))
+                                            "max_text_chars": s.max_text_chars,
+                                            "upload_max_bytes": s.upload_max_bytes}))
         for data in held:  # events that happened while hello was being prepared
             self.send_frame(data)
 
@@ -242,6 +244,11 @@ class ChatSocket(WebSocketHandler):
     async def _on_chat(self, f: MessageFrame) -> None:
         user, conn = self.user, self.conn
         assert user is not None and conn is not None
+        if user.user_type is not UserType.ADMIN:
+            checked = await with_upload(self, f)  # an upload url: its session (ws_uploads.py)
+            if checked is None:
+                return
+            f = checked
         rt = self.state.rt
         common = {"conn_id": conn.id, "client_msg_id": f.client_msg_id, "content": f.content,
                   "content_type": f.content_type.value, "url": f.url}

@@ -3,11 +3,12 @@
 Every guest is in the ZSET ``Keys.guests_seen`` scored by its last activity: creation,
 every request or socket handshake with its token (``UserStore.resolve_token``), and the
 close of its last socket. :func:`sweep` removes the guests idle longer than
-``KEFU_GUEST_TTL_DAYS``: the user record, its tokens and its index entries go, in one
-script per guest that first checks the guest is not in an active session, in the queue
-or assigned (those are kept, and looked at again a TTL later). Its sessions and messages
-stay: they are history, readable by agents and admins (the session keeps the guest's
-name). A guest with a live socket is kept too (the caller passes who is connected).
+``KEFU_GUEST_TTL_DAYS``: the user record, its tokens, its index entries and its customer
+profile (issue 15) go, in one script per guest that first checks the guest is not in an
+active session, in the queue or assigned (those are kept, and looked at again a TTL
+later). Its sessions and messages stay: they are history, readable by agents and admins
+(the session keeps the guest's name). A guest with a live socket is kept too (the caller
+passes who is connected).
 
 Guests created before this index existed (kehu without a password) are indexed once by
 :func:`index_existing`, scored by their creation time. Blocking: executor or actor
@@ -21,7 +22,8 @@ from collections.abc import Collection
 from kefu.domain import UserType, parse_iso
 from kefu.persistence.redis import Store
 
-# KEYS: user, user_tokens, users, guests_seen, kehu_active, queue, assign
+# KEYS: user, user_tokens, users, guests_seen, kehu_active, queue, assign, customer
+# profile, customer attributes (issue 15)
 # ARGV: user_id, token key prefix, now
 REMOVE_GUEST_LUA = """
 if redis.call('SCARD', KEYS[5]) > 0 or redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1
@@ -32,7 +34,7 @@ end
 for _, digest in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('DEL', ARGV[2] .. digest)
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[8], KEYS[9])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return 1
@@ -62,7 +64,8 @@ def sweep(store: Store, ttl_seconds: float, at: float, connected: Collection[str
                 continue
             removed += int(script(keys=[k.user(uid), k.user_tokens(uid), k.users,
                                         k.guests_seen, k.active_sessions(uid), k.queue,
-                                        k.assignments],
+                                        k.assignments, k.customer(uid),
+                                        k.customer_attrs(uid)],
                                   args=[uid, k.token(""), at]))
         if len(ids) < BATCH:
             return removed

@@ -256,3 +256,54 @@ class Keys:
     def notes(self, sid: str) -> str:
         """LIST: a session's private notes between agents (never its message stream)."""
         return f"{self.prefix}notes:{sid}"
+
+    # tags on conversations (issue 15)
+    def session_tags(self, sid: str) -> str:
+        """SET: a session's tags (``persistence/tags.py`` keeps it and the indexes)."""
+        return f"{self.prefix}session:{sid}:tags"
+
+    @property
+    def tag_prefix(self) -> str:
+        """The prefix of the per-tag indexes (the set-tags script builds them from it)."""
+        return f"{self.prefix}tag:"
+
+    def tag_sessions(self, tag: str) -> str:
+        """ZSET: the sessions carrying ``tag``, scored by their creation time."""
+        return f"{self.tag_prefix}{tag}"
+
+    @property
+    def tags_used(self) -> str:
+        """ZSET: tag → how many sessions carry it (suggestions; gone at 0)."""
+        return f"{self.prefix}tags:used"
+
+    # uploads (issue 15)
+    def upload(self, upload_id: str) -> str:
+        """HASH: an uploaded file's metadata (session, uploader, name, type, size)."""
+        return f"{self.prefix}upload:{upload_id}"
+
+    # customer context (issue 15)
+    def customer(self, kehu_id: str) -> str:
+        """HASH: a customer's profile (email, phone, pre-chat answers, identity)."""
+        return f"{self.prefix}customer:{kehu_id}"
+
+    def customer_attrs(self, kehu_id: str) -> str:
+        """HASH: a customer's custom attributes, key → JSON value."""
+        return f"{self.prefix}customer:{kehu_id}:attrs"
+
+    @property
+    def widget_form(self) -> str:
+        """STRING: the pre-chat form (JSON), as the admin configured it."""
+        return f"{self.prefix}widget:form"
+
+    def widget_site(self, site_id: str) -> str:
+        """HASH: an embedding site (name, identify secret)."""
+        return f"{self.prefix}widget:site:{site_id}"
+
+    @property
+    def widget_sites(self) -> str:
+        """SET: every embedding site id."""
+        return f"{self.prefix}widget:sites"
+
+    def identity(self, site_id: str, digest: str) -> str:
+        """STRING: the customer id bound to (site, SHA-256 of the site's user id)."""
+        return f"{self.prefix}identity:{site_id}:{digest}"

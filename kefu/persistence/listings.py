@@ -50,6 +50,7 @@ class SessionQuery:
     kefu_id: str | None = None
     status: str | None = None
     created: TimeRange = TimeRange()
+    tag: str | None = None  # only sessions carrying this tag (issue 15)
 
 
 def _hmget_chunks(store: Store, keys: list[str], fields: list[str]) -> list[list[str | None]]:
@@ -82,7 +83,9 @@ def list_sessions(store: Store, q: SessionQuery) -> tuple[list[dict[str, str]], 
     r, k = store.client, store.keys
     off = (q.page - 1) * q.limit
     user = q.owner or q.kefu_id
-    if user is None:
+    if q.tag is not None:
+        sids, total = _tagged_page(store, q)
+    elif user is None:
         lo, hi = q.created.redis_min(), q.created.redis_max()
         if q.status is None:
             total = int(r.zcount(k.sessions, lo, hi))
@@ -112,6 +115,23 @@ def list_sessions(store: Store, q: SessionQuery) -> tuple[list[dict[str, str]], 
         sids = [sid for _, sid in kept[off : off + q.limit]]
     metas = [m for m in _hgetall_many(store, [k.session(s) for s in sids]) if m]
     return metas, total
+
+
+def _tagged_page(store: Store, q: SessionQuery) -> tuple[list[str], int]:
+    """A page of the sessions carrying ``q.tag`` (issue 15): the tag's index (scored by
+    creation) gives the candidates, the other filters are checked pipelined."""
+    k = store.keys
+    candidates = store.client.zrevrangebyscore(k.tag_sessions(q.tag or ""),
+                                               q.created.redis_max(), q.created.redis_min())
+    rows = _hmget_chunks(store, [k.session(s) for s in candidates],
+                         ["status", "kefu_id", "kehu_id"])
+    kept = [sid for sid, (status, kefu_id, kehu_id) in zip(candidates, rows, strict=True)
+            if status is not None  # (a session deleted with its user: not listed)
+            and (q.status is None or status == q.status)
+            and (q.kefu_id is None or kefu_id == q.kefu_id)
+            and (q.owner is None or q.owner in (kefu_id, kehu_id))]
+    off = (q.page - 1) * q.limit
+    return kept[off : off + q.limit], len(kept)
 
 
 def kefu_customers(store: Store, kefu_id: str) -> list[dict[str, str]]:

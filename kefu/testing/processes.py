@@ -11,15 +11,19 @@ child process (its port, its pid file), never an actor.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +44,37 @@ LAB_LIMITS = {"KEFU_GUEST_RATE_PER_MINUTE": "100000000",
               "KEFU_WS_FRAME_RATES": _UNLIMITED_FRAMES, "KEFU_TYPING_INTERVAL_SECONDS": "0"}
 
 
+# Ports handed out by free_port(): below Linux's ephemeral range (32768–60999), so no
+# client socket takes one between the probe and the bind, and a slice of its own for each
+# pytest-xdist worker (PYTEST_XDIST_WORKER=gwN), so two workers never pick the same one.
+_PORT_BASE, _PORT_SLICE, _PORT_SLICES = 20000, 2000, 6
+
+
+def _port_candidates() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = _PORT_BASE + (int(worker) if worker.isdigit() else 0) % _PORT_SLICES * _PORT_SLICE
+    ports = list(range(start, start + _PORT_SLICE))
+    random.shuffle(ports)
+    return itertools.cycle(ports)
+
+
+_candidates = _port_candidates()
+_candidates_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now (127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody listens on right now (127.0.0.1), not handed out before by this
+    process (until its slice of 2,000 wraps round). Thread-safe."""
+    with _candidates_lock:
+        for _ in range(_PORT_SLICE):
+            port = next(_candidates)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port in this process's slice")
 
 
 def health(base: str, timeout: float = 2.0, token: str | None = None

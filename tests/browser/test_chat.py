@@ -106,7 +106,7 @@ def test_an_image_link_is_sent_from_the_dialog_and_shown(pages: Pages, admin: Ap
     _, customer = pages.customer("看图的客户")
     send(customer, "请发一张图")
     agent.locator(".customer", has_text="看图的客户").click()
-    agent.get_by_role("button", name="图片/文件").click()
+    agent.get_by_role("button", name="链接", exact=True).click()
     dialog = agent.locator("dialog")
     dialog.locator("select[name=type]").select_option("Image")
     dialog.locator("input[name=url]").fill("javascript:alert(1)")

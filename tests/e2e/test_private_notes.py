@@ -1,6 +1,7 @@
 """Private notes between agents (issue 15, item 3): written over the WebSocket or REST,
 read by the agents of the conversation and admins — and never given to the customer on any
-path: its socket, a resume, the REST history, search, export, the dashboard's transcript."""
+path: its socket, a resume, the REST history, search, export, the dashboard's transcript,
+the downloadable transcript and the agent's own search."""
 
 from __future__ import annotations
 
@@ -59,6 +60,14 @@ def test_a_note_never_reaches_the_customer(server: ServerProcess, admin: Api,
         transcript = admin.ok("GET", f"/api/sessions/{p.sid}/messages",
                               params={"include_system": "true"})
         assert SECRET not in str(transcript)
+        for caller in (p.kehu, admin):  # the downloadable transcript (issue 15, item 6)
+            for fmt in ("txt", "json"):
+                got = caller.call("GET", f"/api/sessions/{p.sid}/transcript",
+                                  params={"format": fmt})
+                assert got.status_code == 200 and "你好" in got.text
+                assert SECRET not in got.text and "退款" not in got.text
+        # nor the agent's own search (a note is not a message)
+        assert p.kefu.ok("GET", "/api/kefu/search", params={"q": "退款"})["results"] == []
         # another agent, not of this conversation, cannot read them
         _, stranger = admin.create_kefu()
         assert stranger.call("GET", f"/api/sessions/{p.sid}/notes").status_code == 404

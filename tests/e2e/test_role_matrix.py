@@ -24,6 +24,8 @@ or in the server's log).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -40,12 +42,16 @@ import redis
 from tornado.web import RequestHandler
 
 from kefu.http.app import routes
+from tests.e2e import upload_matrix
 from tests.helpers import WS, Api, ServerProcess, uid
 
 CALLERS = ("none", "bad_token", "kehu", "other_kehu", "kefu", "other_kefu", "admin")
 OTHERS = ("other_kehu", "other_kefu")
 METHODS = ("get", "post", "put", "delete", "patch")
-AUTH_PATHS = ("/api/auth/login", "/api/auth/guest")
+AUTH_PATHS = ("/api/auth/login", "/api/auth/guest", "/api/auth/identify")
+# replies that show a site's identify secret, once (collected like tokens, then looked
+# for in every other reply)
+SITE_SECRET = re.compile(r"/api/widget/sites(/[^/]+/secret)?")
 BAD_TOKEN = "not-a-real-token-" + "0" * 24
 
 # route patterns that are not REST endpoints, with the reason they are not in the table
@@ -57,7 +63,7 @@ GHOST = {"sid": "ghost_kehu_zz:ghost_kefu_zz", "kefu": "ghost_kefu_zz",
          "kehu": "ghost_kehu_zz", "other_kehu": "ghost_kehu_zz", "me": "ghost_user_zz",
          "msg": "ghost_msg_zz", "backup": "ghost_backup_zz.json.gz",
          "actor": "session:ghost_kehu_zz:ghost_kefu_zz", "team": "ghost_team_zz",
-         "left": "lm_ghost_zz", "canned": "cr_ghost_zz"}
+         "left": "lm_ghost_zz", "canned": "cr_ghost_zz", "site": "site_0000000000ff"}
 
 
 def pw() -> str:
@@ -92,6 +98,10 @@ class RecApi(Api):
             body = r.json()
             self.tokens.add(body["data"].pop("token"))
             text = json.dumps(body, ensure_ascii=False)
+        elif method == "POST" and SITE_SECRET.fullmatch(path) and r.status_code == 200:
+            body = r.json()
+            self.tokens.add(body["data"].pop("secret"))
+            text = json.dumps(body, ensure_ascii=False)
         if not path.startswith("/api/system/backups/"):  # a gzip dump of every key, by design
             self.sink.append(Reply(method, path, r.status_code, text))
         return r
@@ -107,6 +117,7 @@ class Ctx:
     names: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)  # placeholder → value
     sockets: list[WS] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # site identify secrets
 
     def client(self, token: str | None = None) -> RecApi:
         return RecApi(self.server.base, token, self.replies, self.tokens)
@@ -251,6 +262,23 @@ def throwaway_canned(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, 
     return None, f"/api/canned-responses/{made['id']}", None
 
 
+def identify_body(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """A good signed identify for the fixture's site (one site user per caller)."""
+    user_id = f"matrix-{caller}"
+    digest = hmac.new(ctx.secrets["site"].encode(), user_id.encode(), hashlib.sha256)
+    return {"site": ctx.ids["site"], "user_id": user_id, "user_hash": digest.hexdigest()}
+
+
+def throwaway_site(suffix: str) -> Prep:
+    """A new site (the shared one keeps its secret for the identify row)."""
+
+    def prep(ctx: Ctx, caller: str) -> tuple[RecApi | None, str | None, Any]:
+        made = ctx.api["admin"].ok("POST", "/api/widget/sites", {"name": "临时"})["site"]
+        return None, f"/api/widget/sites/{made['id']}{suffix}", None
+
+    return prep
+
+
 def new_user_body(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"id": uid("made"), "name": "made", "user_type": "kehu", "password": pw()}
 
@@ -309,9 +337,37 @@ ROWS: list[Row] = [
     Row("GET", "/api/messages-left/mine", KEHU_ONLY),
     Row("POST", "/api/messages-left/{left}/reply", STAFF, body={"content": "回复"},
         prepare=(("kefu", "other_kefu", "admin"), throwaway_left)),
-    # uploads (issue 15)
+    # uploads (issue 15): a participant of the active session uploads (an admin does not
+    # chat); whoever may read the session reads (upload_matrix.py makes the real files)
+    Row("POST", "/api/uploads?session_id={sid}", SESSION | {"admin": 403},
+        prepare=(("kehu", "kefu"), upload_matrix.uploading)),
+    Row("GET", "/api/uploads/{msg}", SESSION, prepare=(CALLERS, upload_matrix.an_upload())),
+    Row("GET", "/api/uploads/{msg}/thumbnail", SESSION,
+        prepare=(CALLERS, upload_matrix.an_upload("/thumbnail"))),
     # customer context (issue 15)
+    Row("POST", "/api/auth/identify", PUBLIC, body=identify_body),
+    Row("GET", "/api/widget/form", PUBLIC),
+    Row("PUT", "/api/widget/form", ADMIN_ONLY, body={}),
+    Row("POST", "/api/widget/prechat", KEHU_ONLY, body={}),
+    Row("GET", "/api/widget/sites", ADMIN_ONLY),
+    Row("POST", "/api/widget/sites", ADMIN_ONLY, body={"name": "新站点"}),
+    Row("DELETE", "/api/widget/sites/{site}", ADMIN_ONLY,
+        prepare=(("admin",), throwaway_site(""))),
+    Row("POST", "/api/widget/sites/{site}/secret", ADMIN_ONLY,
+        prepare=(("admin",), throwaway_site("/secret"))),
+    # its customer, its agent (A serves K1), admins; B never had K1: 404 as for nobody
+    Row("GET", "/api/customers/{kehu}", SESSION),
+    Row("GET", "/api/customers/{kehu}/sessions", SESSION),
+    Row("PUT", "/api/customers/{kehu}/attributes", grid(kefu=200, other_kefu=404),
+        body={"attributes": {"plan": "matrix"}}),
     # tags and the agent's own search (issue 15)
+    Row("GET", "/api/sessions/{sid}/tags", NOTES),
+    Row("PUT", "/api/sessions/{sid}/tags", NOTES, body={"tags": ["matrix"]}),
+    Row("GET", "/api/sessions/{sid}/transcript", SESSION),
+    Row("GET", "/api/tags", STAFF),
+    Row("GET", "/api/analytics/tags", ADMIN_ONLY),
+    Row("GET", "/api/kefu/search?q=matrix", STAFF),
+    Row("GET", "/api/sessions/list?tag=matrix", STAFF, note="(tag filter: never a kehu)"),
     Row("POST", "/api/teams", ADMIN_ONLY,
         body=lambda _ctx, _c: {"id": uid("team").lower(), "name": "新团队"}),
     Row("GET", "/api/teams/{team}", STAFF),
@@ -388,7 +444,7 @@ ROWS: list[Row] = [
 
 SAMPLE = {"sid": "k:f", "kefu": "f", "kehu": "k", "other_kehu": "k2", "me": "u", "msg": "m",
           "backup": "b.json.gz", "actor": "session:k:f", "team": "t", "left": "l",
-          "canned": "c"}
+          "canned": "c", "site": "s"}
 
 
 def route_table() -> list[tuple[str, type]]:
@@ -478,9 +534,12 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         canned = c.api["kefu"].ok("POST", "/api/canned-responses",
                                   {"shortcut": "own", "content": "A 的"})["response"]
         backup = c.api["admin"].ok("POST", "/api/system/backup")["name"]
+        site = c.api["admin"].ok("POST", "/api/widget/sites", {"name": "矩阵站点"})
+        c.secrets["site"] = site["secret"]
         c.ids.update(sid=sid, other_sid=f"{k2}:{b}", msg=acked[0], spare_msg=acked[1],
                      spare_kefu=spare, backup=backup, actor=f"session:{zsid}",
-                     team="matrix", left=left["id"], canned=canned["id"])
+                     team="matrix", left=left["id"], canned=canned["id"],
+                     site=site["site"]["id"])
         yield c
     finally:
         for ws in c.sockets:

@@ -18,7 +18,8 @@ from kefu.http.openapi import documented_methods, path_template
 from tests.contract import assert_error
 from tests.helpers import Api, ServerProcess, open_pair, uid
 
-PUBLIC = {"/api/auth/login", "/api/auth/guest"}  # no caller yet: nothing to attribute
+# no caller yet: nothing to attribute
+PUBLIC = {"/api/auth/login", "/api/auth/guest", "/api/auth/identify"}
 GHOST = "ghost_zz"
 
 

@@ -26,6 +26,7 @@ def test_idle_guests_are_removed_and_their_history_stays(
     spawned.append(srv)
     admin = Api.login(srv.base, "admin", "admin-pass")
     idle_id, idle = admin.guest("闲置访客")
+    idle.ok("POST", "/api/widget/prechat", {"attributes": {"plan": "trial"}})  # a profile
     pair = open_pair(srv, admin)  # a guest that chatted, then left
     sockets += [pair.c, pair.k]
     pair.c.send(type="message", client_msg_id="c1", content="你好")
@@ -56,6 +57,7 @@ def test_idle_guests_are_removed_and_their_history_stays(
     r = srv.redis_client()
     try:
         leftovers = [k for k in r.scan_iter(match=f"kefu:user:{idle_id}*")]
+        leftovers += [k for k in r.scan_iter(match=f"kefu:customer:{idle_id}*")]  # issue 15
         assert leftovers == []
         assert r.zscore("kefu:users", idle_id) is None
         assert r.zscore("kefu:guests:seen", live_id) is not None

@@ -112,7 +112,8 @@ def test_non_public_operations_require_a_bearer_token(table: list[Route],
             assert "security" not in op
             public.add(f"{method.upper()} {path}")
     assert public == {"POST /api/auth/login", "POST /api/auth/guest",
-                      "GET /api/system/health", "GET /api/widget/teams"}
+                      "POST /api/auth/identify", "GET /api/system/health",
+                      "GET /api/widget/teams", "GET /api/widget/form"}
 
 
 def test_every_operation_documents_its_reply(document: dict[str, Any]) -> None:

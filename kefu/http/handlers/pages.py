@@ -18,7 +18,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PAGES = {"console": "console.html", "admin": "admin.html", "chat": "chat.html"}
 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: https: http:; connect-src 'self'; font-src 'self'; "
+        "img-src 'self' data: blob: https: http:; connect-src 'self'; font-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
 
 

@@ -47,6 +47,7 @@ class SessionListQuery(Query):
     status: Literal["active", "completed", "transferred"] | None = absent()
     start_date: DateText | None = absent()
     end_date: DateText | None = absent()
+    tag: Annotated[str, Field(min_length=1, max_length=64)] | None = absent()  # issue 15
 
 
 class UserListQuery(Query):

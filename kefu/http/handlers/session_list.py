@@ -20,6 +20,7 @@ from kefu.domain import UserType, parse_iso
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, SessionListQuery, page_info, parse_query
 from kefu.http.openapi import doc
+from kefu.http.tag_params import tag_filter, with_tags
 from kefu.persistence.history import session_view
 from kefu.persistence.listings import SessionQuery, TimeRange, list_sessions
 
@@ -52,6 +53,7 @@ class SessionItem(BaseModel):
     transferred_from: str | None
     transferred_to: str | None
     read: ReadMarks
+    tags: list[str] | None = None  # the list, for agents and admins (issue 15)
 
 
 class SessionListOut(BaseModel):
@@ -90,7 +92,9 @@ class SessionListHandler(BaseHandler):
          roles=("admin", "kefu", "kehu"), query=SessionListQuery, response=SessionListOut,
          tag="sessions", errors=(400, 401, 403),
          description="Admin: every session. Kefu: its own (naming another kefu_id is 403). "
-                     "Kehu: its own. Dates filter created_at.")
+                     "Kehu: its own. Dates filter created_at. `tag` (admin, kefu; a kehu "
+                     "gets 403): only sessions carrying that tag; items carry `tags` for "
+                     "admins and agents.")
     async def get(self) -> None:
         me = await self.authenticate()
         q = parse_query(self, SessionListQuery)
@@ -102,10 +106,14 @@ class SessionListHandler(BaseHandler):
             kefu_id = me.id
         elif me.user_type is UserType.KEHU:
             owner = me.id
+        tag = tag_filter(q.tag, me)
         query = SessionQuery(page=q.page, limit=q.limit, owner=owner, kefu_id=kefu_id,
-                             status=q.status, created=created)
+                             status=q.status, created=created, tag=tag)
         metas, total = await self.state.bridge.run_io(list_sessions, self.state.store, query)
+        views = [session_view(m) for m in metas]
+        if me.user_type is not UserType.KEHU:
+            await with_tags(self.state, views)
         self.ok("sessions_list_ok", {
-            "sessions": [session_view(m) for m in metas],
+            "sessions": views,
             "pagination": page_info(q.page, q.limit, total),
         })

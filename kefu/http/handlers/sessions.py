@@ -125,32 +125,19 @@ class RoutingOut(BaseModel):
 
 
 def can_read(history: History, meta: dict[str, str], user: User) -> bool:
-    """Admin: any. Kehu: its own. Kefu: its own, and the earlier sessions of a customer
-    that came to it by a transfer, a transfer to a team or a requeue (their history is
-    readable by the new kefu: its session with the kehu names them, ``transferred_from``,
-    link by link; a transfer also left ``transferred_to`` links forward)."""
+    """Admin: any. Kehu: its own. Kefu: every session of a customer it serves or served
+    (issue 15, customer context: it has a session with that kehu, active or not), so the
+    customer's whole history is readable by its agent: its own sessions, the earlier ones
+    that came to it by a transfer, a transfer to a team or a requeue, and the customer's
+    conversations with other agents. A kefu that never had the customer: none."""
     if user.user_type is UserType.ADMIN:
         return True
     if user.user_type is UserType.KEHU:
         return meta.get("kehu_id") == user.id
-    current = meta
-    for _ in range(20):
-        if current.get("kefu_id") == user.id:
-            return True
-        nxt = current.get("transferred_to")
-        if not nxt or split_session_id(nxt) is None:
-            break
-        current = history.meta(nxt)
+    if meta.get("kefu_id") == user.id:
+        return True
     kehu_id = meta.get("kehu_id", "")
-    sid = session_id(kehu_id, meta.get("kefu_id", ""))
-    link = history.meta(session_id(kehu_id, user.id)).get("transferred_from")
-    for _ in range(20):
-        if not link:
-            return False
-        if link == sid:
-            return True
-        link = history.meta(link).get("transferred_from")
-    return False
+    return bool(kehu_id) and history.exists(session_id(kehu_id, user.id))
 
 
 class SessionBase(BaseHandler):
@@ -170,7 +157,8 @@ class SessionBase(BaseHandler):
         return meta
 
 
-OWN = ("Admin: any session. Kefu: its own and those transferred to it. Kehu: its own. "
+OWN = ("Admin: any session. Kefu: any session of a customer it serves or served (its own, "
+       "those transferred to it, the customer's with other agents). Kehu: its own. "
        "Anyone else: 404, as for a missing session.")
 
 

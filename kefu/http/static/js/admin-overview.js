@@ -6,6 +6,7 @@ import { duration, h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { barChart, lineChart } from "./charts.js";
 import { badge, panel, Poller, seconds, stat, table } from "./admin-ui.js";
+import { tagFiguresPanel } from "./admin-tags.js";
 
 const DAY_MS = 86400000;
 
@@ -50,7 +51,8 @@ export class OverviewSection {
       this.range, this.startDate, this.endDate),
       h("div", { class: "two-col" },
         panel(t("admin.workload"), this.workload),
-        panel(t("admin.queue"), this.queue)));
+        panel(t("admin.queue"), this.queue)),
+      tagFiguresPanel(this.api)); // issue 15: sessions by tag
   }
 
   start() {

@@ -4,6 +4,7 @@ import { h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderTimeline, systemText } from "./timeline.js";
 import { badge, panel, seconds, table, when } from "./admin-ui.js";
+import { searchTagged, tagChips } from "./admin-tags.js";
 
 export class SessionsSection {
   constructor(api) {
@@ -11,6 +12,7 @@ export class SessionsSection {
     this.page = 1;
     this.keyword = h("input", { type: "search", name: "keyword", maxlength: 200, placeholder: t("admin.keyword_ph") });
     this.kefuId = h("input", { name: "kefu_id", maxlength: 64, placeholder: t("admin.kefu_id_ph") });
+    this.tag = h("input", { name: "tag", maxlength: 40, placeholder: t("admin.tag_ph") }); // issue 15
     this.status = h("select", { name: "status" }, h("option", { value: "" }, t("admin.any_status")),
       ["active", "completed", "transferred"].map((s) => h("option", { value: s }, t(`sstatus.${s}`))));
     this.startDate = h("input", { type: "date", name: "start_date", "aria-label": t("admin.start") });
@@ -23,7 +25,7 @@ export class SessionsSection {
 
   render() {
     const form = h("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); this.page = 1; this.search(); } },
-      label(t("admin.keyword"), this.keyword), label(t("admin.kefu"), this.kefuId),
+      label(t("admin.keyword"), this.keyword), label(t("admin.kefu"), this.kefuId), label(t("admin.tag"), this.tag),
       label(t("admin.col.status"), this.status), label(t("admin.start"), this.startDate),
       label(t("admin.end"), this.endDate),
       h("button", { type: "submit", class: "btn btn-primary" }, t("admin.search")));
@@ -41,7 +43,8 @@ export class SessionsSection {
   async search() {
     this.error.textContent = "";
     try {
-      if (this.keyword.value.trim()) await this.searchMessages();
+      if (this.keyword.value.trim() && this.tag.value.trim()) await searchTagged(this, this.keyword.value.trim(), this.tag.value.trim());
+      else if (this.keyword.value.trim()) await this.searchMessages();
       else await this.listSessions();
     } catch (err) {
       this.error.textContent = err.message;
@@ -51,13 +54,13 @@ export class SessionsSection {
   async listSessions() {
     const data = await this.api.get("/api/sessions/list", {
       page: this.page, limit: 20, kefu_id: this.kefuId.value.trim(), status: this.status.value,
-      start_date: this.startDate.value, end_date: this.endDate.value });
+      start_date: this.startDate.value, end_date: this.endDate.value, tag: this.tag.value.trim() });
     mount(this.results, table(
       [t("admin.col.session"), t("admin.col.customer"), t("admin.col.agent"), t("admin.col.status"),
-        t("admin.col.created"), t("admin.col.messages"), t("admin.col.last"), ""],
+        t("admin.col.created"), t("admin.col.messages"), t("admin.col.tags"), t("admin.col.last"), ""],
       data.sessions.map((s) => [
         h("code", {}, s.session_id), s.kehu_name || s.kehu_id, s.kefu_name || s.kefu_id,
-        badge(t(`sstatus.${s.status}`), s.status), when(s.created_at), String(s.message_count),
+        badge(t(`sstatus.${s.status}`), s.status), when(s.created_at), String(s.message_count), tagChips(s.tags),
         h("span", { class: "clip" }, s.last_message || ""),
         this.openButton(s.session_id)]), { label: t("admin.session_search") }));
     this.drawPager(data.pagination.total_pages, data.pagination.total);

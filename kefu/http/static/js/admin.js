@@ -9,12 +9,14 @@ import { SessionsSection } from "./admin-sessions.js";
 import { UsersSection } from "./admin-users.js";
 import { SystemSection } from "./admin-system.js";
 import { CannedSection } from "./admin-canned.js";
+import { WidgetSection } from "./admin-widget.js";
 import { ChatSocket } from "./ws.js";
+import { useUploads } from "./attachments.js";
 
 const KEY = "kefu.admin.auth";
 const root = document.getElementById("app");
 const SECTIONS = { overview: OverviewSection, sessions: SessionsSection, users: UsersSection,
-  canned: CannedSection, system: SystemSection };
+  canned: CannedSection, widget: WidgetSection, system: SystemSection };
 
 async function boot() {
   applyLang("admin.title");
@@ -29,6 +31,7 @@ async function boot() {
     location.reload();
   };
   api.onUnauthorized = logout;
+  useUploads(api); // transcripts show uploaded images and files (issue 15)
   const content = h("main", { class: "admin-main", id: "admin-main", tabindex: "-1" });
   const links = Object.keys(SECTIONS).map((name) => h("a", { href: `#${name}`, class: "nav-link",
     dataset: { section: name } }, t(`admin.nav.${name}`)));

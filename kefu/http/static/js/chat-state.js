@@ -6,6 +6,8 @@ import { Conversation, Outbox } from "./conversation.js";
 import { newId, store, toast } from "./dom.js";
 import { has, t } from "./i18n.js";
 import { ChatSocket } from "./ws.js";
+import { useUploads } from "./attachments.js";
+import { loadPast, markNewConversation } from "./chat-history.js";
 
 export const AUTH_KEY = "kefu.chat.auth";
 const STATE_KEY = "kefu.chat.state";
@@ -55,9 +57,11 @@ export class ChatState {
   }
 
   /** Become a guest (POST /api/auth/guest), then connect and ask for an agent (of
-   * ``team``: the embed's data-team or the pre-chat choice). */
-  async startAsGuest(name, team) {
+   * ``team``: the embed's data-team or the pre-chat choice). ``answers``: the pre-chat
+   * form's (POST /api/widget/prechat, issue 15), or null. */
+  async startAsGuest(name, team, answers = null) {
     const data = await new Api().post("/api/auth/guest", name ? { name } : {});
+    if (answers) await new Api(data.token).post("/api/widget/prechat", answers);
     this.team = team || null;
     this.auth = { token: data.token, user: data.user };
     store.set(AUTH_KEY, this.auth);
@@ -92,6 +96,7 @@ export class ChatState {
     this.auth = null;
     this.phase = "welcome";
     this.convs.clear();
+    this.pastLoaded = false;
   }
 
   conv(sid, meta = {}) {
@@ -107,6 +112,7 @@ export class ChatState {
 
   on_hello(f) {
     this.auth.user = f.user;
+    useUploads(this.api, f.limits); // its token and the size limit (issue 15)
     const active = f.sessions[0];
     if (active) {
       const conv = this.conv(active.session_id, active);
@@ -126,6 +132,10 @@ export class ChatState {
       if (this.current && !this.convs.has(this.current)) this.loadEarlier(this.current);
     }
     this.resume();
+    if (!this.pastLoaded) { // a returning customer's earlier conversations (issue 15)
+      this.pastLoaded = true;
+      loadPast(this);
+    }
   }
 
   resume() {
@@ -211,6 +221,7 @@ export class ChatState {
     this.kefuPresence = "online";
     this.phase = "active";
     this.queue = null;
+    markNewConversation(this, conv);
     conv.note(t("chat.note_assigned", { name: f.kefu.name }));
     this.pendingResume.add(conv.sid);
     this.socket.send({ type: "resume", since: { [conv.sid]: conv.lastSeq } });

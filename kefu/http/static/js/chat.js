@@ -8,12 +8,17 @@ import { renderTimeline } from "./timeline.js";
 import { ChatState } from "./chat-state.js";
 import { Api } from "./api.js";
 import { icon } from "./icons.js";
+import { PrechatFields } from "./prechat-form.js";
+import { listenToSite } from "./widget-identity.js";
+import { chatTools } from "./chat-end.js";
+import { attacher } from "./attachments.js";
 
 const params = new URLSearchParams(location.search);
 const embedded = params.has("embed");
 const fixedTeam = params.get("team"); // the embedding page's data-team
 const root = document.getElementById("app");
 const state = new ChatState(() => draw());
+const tools = chatTools(state); // issue 15: end the chat, download the transcript
 
 applyLang("chat.title");
 if (embedded) document.body.classList.add("embedded");
@@ -29,8 +34,11 @@ const typingLine = h("div", { class: "typing-line", "aria-live": "polite" });
 const extra = h("div", { class: "chat-extra" });
 const input = h("textarea", { class: "composer-input", rows: 1, maxlength: 4000,
   "aria-label": t("console.input"), placeholder: t("chat.placeholder") });
+const attach = attacher({ input, zone: root, // files and images (issue 15): only once assigned
+  target: () => (state.phase === "active" && state.current ? state.current : false),
+  send: (_sid, name, type, url) => state.send(name, type, url) });
 const composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); sendInput(); } },
-  input,
+  input, attach.button,
   h("button", { type: "button", class: "btn btn-icon", "aria-label": t("console.link_title"),
     title: t("console.link_title"), onclick: () => openLinkDialog((c, ty, u) => state.send(c, ty, u)) }, icon("link")),
   h("button", { type: "submit", class: "btn btn-primary" }, t("console.send")));
@@ -51,10 +59,10 @@ mount(root, h("div", { class: "widget" },
   h("header", { class: "widget-head" },
     avatar,
     h("div", { class: "widget-who" }, h("h1", {}, t("chat.title")), subtitle),
-    pill,
+    pill, tools.el,
     embedded ? h("button", { type: "button", class: "btn btn-icon close-btn", "aria-label": t("chat.close"),
       onclick: () => parent.postMessage({ kefu: "close" }, "*") }, "×") : null),
-  banner, welcome, timeline, typingLine, extra, composer));
+  banner, welcome, timeline, typingLine, extra, attach.status, composer));
 
 function sendInput() {
   if (state.send(input.value)) input.value = "";
@@ -65,6 +73,8 @@ function buildWelcome() {
     placeholder: t("chat.name_ph") });
   const error = h("p", { class: "form-error", role: "alert" });
   const start = h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("chat.start"));
+  const nameLabel = h("label", { for: "guest-name" }, t("chat.name"));
+  const prechat = new PrechatFields(name, nameLabel); // the admin's pre-chat form (issue 15)
   // the pre-chat choice of a team, when the site did not fix one and teams exist
   const team = h("select", { id: "guest-team" });
   const teamField = h("div", { class: "welcome-team", hidden: true },
@@ -90,10 +100,12 @@ function buildWelcome() {
     start.disabled = true;
     error.textContent = "";
     try {
-      await state.startAsGuest(name.value.trim(), fixedTeam || team.value);
+      await state.startAsGuest(name.value.trim(), fixedTeam || team.value,
+        prechat.answers(state.pageAttributes));
       input.focus();
     } catch (err) {
-      error.textContent = err.message;
+      const details = err.body && err.body.details ? Object.keys(err.body.details) : [];
+      error.textContent = details.length ? `${err.message}: ${details.join(", ")}` : err.message;
     } finally {
       start.disabled = !notice.hidden;
     }
@@ -102,7 +114,7 @@ function buildWelcome() {
   notice,
   h("h2", {}, t("chat.welcome")),
   h("p", {}, t("chat.welcome_sub")),
-  h("label", { for: "guest-name" }, t("chat.name")), name, teamField, error, start);
+  nameLabel, name, prechat.el, teamField, error, start);
 }
 
 // --- rendering -------------------------------------------------------------------------
@@ -112,6 +124,7 @@ const draw = batched(() => {
   welcome.hidden = phase !== "welcome";
   for (const el of [timeline, typingLine]) el.hidden = phase === "welcome";
   composer.hidden = phase === "welcome" || phase === "leave" || phase === "left";
+  attach.refresh();
   pill.textContent = t(`conn.${state.link}`);
   pill.className = `pill link-${state.link}`;
   pill.hidden = phase === "welcome" || state.link === "open";
@@ -119,6 +132,7 @@ const draw = batched(() => {
   avatar.classList.toggle("online", phase === "active" && state.kefuPresence !== "offline");
   drawBanner();
   drawExtra();
+  tools.draw();
   typingLine.textContent = state.typingUntil > Date.now() && state.kefu
     ? t("typing", { name: state.kefu.name }) : "";
   if (phase !== "welcome") renderTimeline(timeline, items());
@@ -269,14 +283,14 @@ function items() {
     for (const m of conv.sorted()) {
       while (notes.length && notes[0].afterSeq < (m.seq ?? Infinity)) {
         const n = notes.shift();
-        out.push({ kind: "sys", text: n.text, ts: n.ts });
+        out.push(n.divider ? { kind: "divider", text: n.text } : { kind: "sys", text: n.text, ts: n.ts });
       }
       const mine = m.from === me;
       out.push({ kind: "msg", msg: m, mine,
         state: mine ? (m.seq <= conv.peerRead ? "read" : "delivered") : null,
         author: mine ? null : conv.kefu_name || m.from });
     }
-    for (const n of notes) out.push({ kind: "sys", text: n.text, ts: n.ts });
+    for (const n of notes) out.push(n.divider ? { kind: "divider", text: n.text } : { kind: "sys", text: n.text, ts: n.ts });
   }
   for (const m of state.waiting.sorted()) out.push({ kind: "msg", msg: m, mine: true, state: "queued" });
   for (const p of state.outbox.items.values()) {
@@ -287,5 +301,6 @@ function items() {
 }
 
 if (state.auth) state.connect();
+if (embedded) listenToSite(state); // the site's signed identify and attributes (issue 15)
 draw();
 setInterval(draw, 15000);

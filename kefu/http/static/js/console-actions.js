@@ -104,8 +104,8 @@ export class WorkspaceActions {
     this.view.refresh();
   }
 
-  send(content, contentType = "Text", url = null) {
-    const conv = this.convs.get(this.focus);
+  send(content, contentType = "Text", url = null, sid = this.focus) {
+    const conv = this.convs.get(sid); // (an upload names its session: issue 15)
     if (!conv || conv.status !== "active" || !content.trim()) return false;
     const frame = { type: "message", client_msg_id: newId(), content, content_type: contentType,
       session_id: conv.sid };

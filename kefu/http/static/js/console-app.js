@@ -7,6 +7,8 @@ import { t } from "./i18n.js";
 import { ChatSocket } from "./ws.js";
 import { ConsoleView } from "./console-view.js";
 import { WorkspaceActions } from "./console-actions.js";
+import { Notifier } from "./console-notify.js";
+import { useUploads } from "./attachments.js";
 
 const RETRY_CODES = new Set(["storage_unavailable", "outcome_unknown", "actor_failed"]);
 const TYPING_SHOW_MS = 4000;
@@ -38,6 +40,7 @@ export class Workspace extends WorkspaceActions {
     this.lastTypingSent = 0;
     this.draftKey = `kefu.console.drafts.${this.me.id}`;
     this.drafts = new Map(Object.entries(store.get(this.draftKey, {})));
+    this.notifier = new Notifier(this); // issue 15: sound and desktop notifications
     this.view = new ConsoleView(root, this);
     this.socket = new ChatSocket(auth.token, {
       onFrame: (f) => this.onFrame(f),
@@ -70,11 +73,13 @@ export class Workspace extends WorkspaceActions {
   onFrame(f) {
     const handler = this[`on_${f.type}`];
     if (handler) handler.call(this, f);
+    this.notifier.frame(f);
     this.view.refresh();
   }
 
   async on_hello(f) {
     this.me = { ...this.me, ...f.user };
+    useUploads(this.api, f.limits); // its token and the size limit (issue 15)
     this.loadOwnStatus();
     const live = new Set();
     for (const s of f.sessions) {
@@ -221,6 +226,10 @@ export class Workspace extends WorkspaceActions {
 
   on_switched(f) {
     if (this.convs.has(f.session_id)) this.setFocus(f.session_id, false);
+  }
+
+  on_tags(f) {
+    this.view.tags.update(f);
   }
 
   on_note(f) {

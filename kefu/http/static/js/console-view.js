@@ -6,7 +6,11 @@ import { t } from "./i18n.js";
 import { renderTimeline, systemText } from "./timeline.js";
 import { icon } from "./icons.js";
 import { CannedPicker } from "./canned-picker.js";
+import { attacher } from "./attachments.js";
+import { CustomerPanel } from "./customer-panel.js";
 import { confirmDialog, openLinkDialog, openReplyDialog, openTransferDialog } from "./dialogs.js";
+import { TagEditor } from "./console-tags.js";
+import { openSearchDialog, searchButton } from "./console-search.js";
 
 export class ConsoleView {
   constructor(root, app) {
@@ -34,6 +38,7 @@ export class ConsoleView {
     this.headName = h("h2", { class: "chat-title" });
     this.headSub = h("div", { class: "chat-sub" });
     this.headActions = h("div", { class: "chat-actions" });
+    this.tags = new TagEditor(app); // issue 15: tags on the conversation
     this.timeline = h("ol", { class: "timeline", "aria-live": "polite", "aria-label": t("console.timeline") });
     this.typingLine = h("div", { class: "typing-line", "aria-live": "polite" });
     this.input = h("textarea", { class: "composer-input", rows: 2, maxlength: 4000,
@@ -66,8 +71,11 @@ export class ConsoleView {
     this.linkBtn = h("button", { type: "button", class: "btn", title: t("console.link_title"),
       onclick: () => openLinkDialog((content, type, url) => app.send(content, type, url)) },
     icon("link", 16), t("console.link"));
+    this.attach = attacher({ input: this.input, zone: null, // files and images (issue 15)
+      target: () => { const c = app.focus && app.convs.get(app.focus); return c && c.status === "active" ? c.sid : false; },
+      send: (sid, name, type, url) => app.send(name, type, url, sid) });
     this.composer = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); this.sendInput(); } },
-      this.picker.list, this.input, h("div", { class: "composer-actions" }, this.noteBtn, this.linkBtn, this.sendBtn));
+      this.picker.list, this.input, h("div", { class: "composer-actions" }, this.noteBtn, this.attach.button, this.linkBtn, this.sendBtn));
     this.empty = h("div", { class: "chat-empty" }, t("console.pick"));
     this.chatPane = h("main", { class: "chat-pane" },
       h("header", { class: "chat-head" },
@@ -76,14 +84,16 @@ export class ConsoleView {
             this.root.firstChild.classList.remove("show-chat");
             this.refresh();
           } }, "‹"),
-        h("div", { class: "chat-who" }, this.headName, this.headSub), this.headActions),
-      this.empty, this.timeline, this.typingLine, this.composer);
+        h("div", { class: "chat-who" }, this.headName, this.headSub), this.tags.el, this.headActions),
+      this.empty, this.timeline, this.typingLine, this.attach.status, this.composer);
+    this.attach.dropOn(this.chatPane);
     const page = h("div", { class: "ws-app" },
       h("header", { class: "topbar" },
         h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "客"),
           h("span", {}, t("console.title"))),
         this.linkPill,
         h("div", { class: "topbar-right" },
+          searchButton(() => openSearchDialog(app)), app.notifier.menu(),
           h("span", { class: "me-name" }, app.me.name), this.statusBtn,
           h("button", { type: "button", class: "btn btn-ghost", onclick: () => app.logout() }, t("logout")))),
       h("div", { class: "ws-body" },
@@ -97,6 +107,10 @@ export class ConsoleView {
             h("h2", {}, t("console.left"), " ", this.leftCount), this.leftList)),
         this.chatPane));
     mount(this.root, page);
+    const body = page.querySelector(".ws-body"); // the customer panel (issue 15) beside the chat
+    this.panel = new CustomerPanel(app, body);
+    body.append(this.panel.el);
+    this.headActions.after(this.panel.toggle);
     this.draw();
   }
 
@@ -245,10 +259,12 @@ export class ConsoleView {
   drawChat() {
     const app = this.app;
     const conv = app.focus ? app.convs.get(app.focus) : null;
+    this.panel.show(conv);
     this.empty.hidden = Boolean(conv);
     this.timeline.hidden = !conv;
     this.composer.hidden = !conv;
     this.typingLine.hidden = !conv;
+    this.tags.show(conv);
     if (!conv) {
       mount(this.headName);
       mount(this.headSub);
@@ -268,6 +284,7 @@ export class ConsoleView {
     this.input.disabled = !active;
     this.sendBtn.disabled = !active;
     this.linkBtn.disabled = !active;
+    this.attach.refresh();
     this.input.placeholder = active ? t("console.placeholder")
       : t(conv.status === "transferred" ? "console.transferred_placeholder" : "console.closed_placeholder");
     this.typingLine.textContent = app.isTyping(conv.sid) ? t("typing", { name: conv.kehu_name }) : "";

@@ -5,6 +5,21 @@
  * Options as data- attributes on the tag: data-position="left", data-open="true",
  * data-team="billing" (customers enter through that team's queue; without it the widget
  * offers the teams as a choice, when there are any).
+ *
+ * A logged-in user of your site (issue 15, "identify"): the same customer, with its
+ * history, on every device. Your server computes
+ *   user_hash = hex(HMAC-SHA256(the site's secret, user id))
+ * (the secret is shown once in the dashboard, Widget section; never put it in a page)
+ * and the page passes it as data- attributes:
+ *   data-site="site_..." data-user-id="42" data-user-hash="..." data-user-name="..."
+ *   data-user-email="..."
+ * or from its code, before or after this tag loads:
+ *   window.kefu = window.kefu || function () { (kefu.q = kefu.q || []).push(arguments); };
+ *   kefu("identify", { site: "site_...", user_id: "42", user_hash: "...", name: "...",
+ *                      email: "...", attributes: { plan: "pro" } });
+ *   kefu("attributes", { plan: "trial" });  // an anonymous visitor's (not verified)
+ *   kefu("open"); kefu("close");
+ * They reach the widget by postMessage to its origin only, never in a URL.
  */
 (function () {
   "use strict";
@@ -59,8 +74,38 @@
     button.style.display = narrow ? "none" : "grid";
   }
   button.addEventListener("click", function () { toggle(); });
+
+  // the site's identify and attributes, (re)sent whenever the widget says it is ready
+  var told = {};
+  var ready = false;
+  function tell(kind, msg) {
+    told[kind] = msg;
+    if (ready) frame.contentWindow.postMessage(msg, origin);
+  }
+  function command(cmd, arg) {
+    if (cmd === "identify" && arg) tell("identify", { kefu: "identify", identity: arg });
+    else if (cmd === "attributes" && arg) tell("attributes", { kefu: "attributes", attributes: arg });
+    else if (cmd === "open") toggle(true);
+    else if (cmd === "close") toggle(false);
+  }
+  var queued = (window.kefu && window.kefu.q) || [];
+  window.kefu = function (cmd, arg) { command(cmd, arg); };
+  if (script.getAttribute("data-user-id")) {
+    command("identify", { site: script.getAttribute("data-site"),
+      user_id: script.getAttribute("data-user-id"), user_hash: script.getAttribute("data-user-hash"),
+      name: script.getAttribute("data-user-name") || undefined,
+      email: script.getAttribute("data-user-email") || undefined });
+  }
+  for (var i = 0; i < queued.length; i += 1) command(queued[i][0], queued[i][1]);
+
   window.addEventListener("message", function (ev) {
-    if (ev.origin === origin && ev.data && ev.data.kefu === "close") toggle(false);
+    if (ev.origin !== origin || !ev.data) return;
+    if (ev.data.kefu === "close") toggle(false);
+    if (ev.data.kefu === "ready" && ev.source === frame.contentWindow) {
+      ready = true;
+      if (told.identify) frame.contentWindow.postMessage(told.identify, origin);
+      if (told.attributes) frame.contentWindow.postMessage(told.attributes, origin);
+    }
   });
   function mount() {
     document.body.appendChild(frame);

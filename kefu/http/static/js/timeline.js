@@ -4,12 +4,15 @@
 import { clock, h, mount, safeUrl } from "./dom.js";
 import { t } from "./i18n.js";
 import { icon } from "./icons.js";
+import { uploadBody } from "./attachments.js";
 
 const LINK_TYPES = { File: "file", Video: "video", Voice: "voice", Link: "link" };
 
 /** The body of one message bubble. */
 export function messageBody(msg) {
   if (msg.deleted) return h("span", { class: "msg-deleted" }, t("msg.deleted"));
+  const upload = uploadBody(msg); // an uploaded file or image (attachments.js)
+  if (upload) return upload;
   const url = safeUrl(msg.url);
   if (msg.content_type === "Image" && url) {
     return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "msg-image" },

@@ -1,0 +1,1 @@
+"""File and image uploads (issue 15): sniffing, storage, thumbnails, records."""
