@@ -64,6 +64,7 @@ export class WorkspaceActions {
     const conv = this.convs.get(sid);
     if (!conv) return;
     this.focus = sid;
+    if (tellServer) this.view.panel.picked();
     if (tellServer && conv.status === "active") {
       this.socket.send({ type: "switch", customer_id: conv.kehu_id });
     }

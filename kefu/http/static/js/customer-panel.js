@@ -13,6 +13,7 @@ export class CustomerPanel {
     this.app = app;
     this.layout = layout; // the element whose class says the panel is open
     this.kehuId = null;
+    this.stale = false; // set by picked()
     this.labels = {}; // pre-chat field key → label in this page's language
     this.body = h("div", { class: "cp-body" });
     this.el = h("aside", { class: "customer-panel", id: "customer-panel", "aria-label": t("cp.title") },
@@ -27,6 +28,12 @@ export class CustomerPanel {
     app.api.get("/api/widget/form").then((form) => {
       for (const f of form.fields) this.labels[f.key] = lang === "en" ? f.label_en : f.label_zh;
     }).catch(() => {}); // (keys shown instead)
+  }
+
+  /** The agent picked a customer in the list: the next show() reloads it even when it
+   * is the one shown (its counts and attributes may have changed since). */
+  picked() {
+    this.stale = true;
   }
 
   isOpen() {
@@ -47,10 +54,13 @@ export class CustomerPanel {
     this.toggle.hidden = !id;
     const sid = conv ? conv.sid : null;
     if (id === this.kehuId) {
-      if (sid !== this.sid && id && this.isOpen()) this.load(); // its new conversation
+      // its new conversation, or the agent picked it again: read it afresh
+      if ((sid !== this.sid || this.stale) && id && this.isOpen()) this.load();
       this.sid = sid;
+      this.stale = false;
       return;
     }
+    this.stale = false;
     this.kehuId = id;
     this.sid = sid;
     this.transcript = null;
