@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from kefu.http.clean_text import CleanLine, CleanText
-from kefu.http.models import Body, Name
+from kefu.http.models import Body, Name, SessionItem
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
@@ -171,18 +171,11 @@ class CustomerReply(BaseModel):
     customer: CustomerOut
 
 
-class ConversationOut(BaseModel):
-    session_id: str
-    kefu_id: str | None
-    kefu_name: str | None
-    status: str | None
-    created_at: str | None
-    ended_at: str | None
-    message_count: int
-    last_message: str | None
+class ConversationOut(SessionItem):
+    """The session object, with its rating."""
+
     satisfaction_score: float | None
     rating_comment: str | None
-    transferred_from: str | None
 
 
 class ConversationsOut(BaseModel):

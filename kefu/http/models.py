@@ -120,3 +120,32 @@ class MessageOut(BaseModel):
     client_msg_id: str | None = None
     deleted: bool | None = None
     deleted_at: str | None = None
+
+
+class ReadMarks(BaseModel):
+    """The highest ``seq`` each participant has read."""
+
+    kehu: int
+    kefu: int
+
+
+class SessionItem(BaseModel):
+    """The seed's session object (plus ``last_seq``, ``ended_at``, transfer links and
+    read marks)."""
+
+    session_id: str
+    kefu_id: str | None
+    kefu_name: str | None
+    kehu_id: str | None
+    kehu_name: str | None
+    status: str | None
+    created_at: str | None
+    updated_at: str | None
+    message_count: int
+    last_message: str | None
+    last_seq: int
+    ended_at: str | None
+    transferred_from: str | None
+    transferred_to: str | None
+    read: ReadMarks
+    tags: list[str] | None = None  # the list, for agents and admins (issue 15)

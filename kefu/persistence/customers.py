@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from kefu.domain import AgentStatus, UserType, iso, now
+from kefu.persistence.history import session_view
 from kefu.persistence.redis import Store
 
 MAX_ATTRIBUTES = 50  # per customer (docs/security.md, README)
@@ -137,19 +138,8 @@ def conversations(store: Store, kehu_id: str, page: int, limit: int
     metas.sort(key=lambda m: (_f(m, "created_at") or 0.0, m.get("session_id", "")),
                reverse=True)
     chosen = metas[(page - 1) * limit: page * limit]
-    return [{
-        "session_id": m.get("session_id"),
-        "kefu_id": m.get("kefu_id"),
-        "kefu_name": m.get("kefu_name") or m.get("kefu_id"),
-        "status": m.get("status"),
-        "created_at": iso(_f(m, "created_at")),
-        "ended_at": iso(_f(m, "ended_at")),
-        "message_count": int(m.get("message_count", 0)),
-        "last_message": m.get("last_message") or None,
-        "satisfaction_score": _f(m, "satisfaction"),
-        "rating_comment": m.get("rating_comment") or None,
-        "transferred_from": m.get("transferred_from") or None,
-    } for m in chosen], len(metas)
+    return [{**session_view(m), "satisfaction_score": _f(m, "satisfaction"),
+             "rating_comment": m.get("rating_comment") or None} for m in chosen], len(metas)
 
 
 def latest_activity(store: Store, kehu_id: str) -> float | None:

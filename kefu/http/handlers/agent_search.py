@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from kefu.domain import UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, absent, page_info, parse_query
-from kefu.http.handlers.session_list import SessionItem
+from kefu.http.handlers.tag_params import tag_filter
 from kefu.http.i18n import MESSAGES
-from kefu.http.models import MessageOut
+from kefu.http.models import MessageOut, SessionItem
 from kefu.http.openapi import doc
-from kefu.http.tag_params import tag_filter
 from kefu.persistence import conversation_search as search
 from kefu.persistence import tags
 from kefu.persistence.history import session_view

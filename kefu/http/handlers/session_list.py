@@ -19,41 +19,13 @@ from pydantic import BaseModel
 from kefu.domain import UserType, parse_iso
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, SessionListQuery, page_info, parse_query
+from kefu.http.handlers.tag_params import tag_filter, with_tags
+from kefu.http.models import SessionItem
 from kefu.http.openapi import doc
-from kefu.http.tag_params import tag_filter, with_tags
 from kefu.persistence.history import session_view
 from kefu.persistence.listings import SessionQuery, TimeRange, list_sessions
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class ReadMarks(BaseModel):
-    """The highest ``seq`` each participant has read."""
-
-    kehu: int
-    kefu: int
-
-
-class SessionItem(BaseModel):
-    """The seed's session object (plus ``last_seq``, ``ended_at``, transfer links and
-    read marks)."""
-
-    session_id: str
-    kefu_id: str | None
-    kefu_name: str | None
-    kehu_id: str | None
-    kehu_name: str | None
-    status: str | None
-    created_at: str | None
-    updated_at: str | None
-    message_count: int
-    last_message: str | None
-    last_seq: int
-    ended_at: str | None
-    transferred_from: str | None
-    transferred_to: str | None
-    read: ReadMarks
-    tags: list[str] | None = None  # the list, for agents and admins (issue 15)
 
 
 class SessionListOut(BaseModel):

@@ -11,8 +11,7 @@ from kefu.actors.messages import EndSession, TransferSession
 from kefu.domain import User, UserType, session_id, split_session_id
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.queries import PageInfo, parse_query
-from kefu.http.handlers.session_list import SessionItem
-from kefu.http.models import MessageOut, TransferBody
+from kefu.http.models import MessageOut, SessionItem, TransferBody
 from kefu.http.openapi import doc
 from kefu.persistence.history import History, session_view, statistics
 
