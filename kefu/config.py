@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     shards: int = Field(default=64, ge=1, le=4096)  # fixed for the life of a deployment
     lease_ttl_ms: int = Field(default=10_000, ge=500)
     drain_seconds: float = Field(default=5.0, ge=0)  # SIGTERM: hand shards over for so long
+    # metrics (issue 16)
+    # webhooks (issue 16)
+    # permissions (issue 16)
+    # data rights and operator comfort (issue 16)
 
     @model_validator(mode="after")
     def _cluster_needs_shared_redis(self) -> Settings:

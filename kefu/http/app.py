@@ -131,6 +131,10 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/tags", tags.TagsUsedHandler, s),
         (r"/api/analytics/tags", tags.TagAnalyticsHandler, s),
         (r"/api/kefu/search", agent_search.AgentSearchHandler, s),
+        # metrics (issue 16)
+        # webhooks (issue 16)
+        # permissions (issue 16)
+        # data rights and operator comfort (issue 16)
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))

@@ -360,6 +360,10 @@ ROWS: list[Row] = [
     Row("GET", "/api/customers/{kehu}/sessions", SESSION),
     Row("PUT", "/api/customers/{kehu}/attributes", grid(kefu=200, other_kefu=404),
         body={"attributes": {"plan": "matrix"}}),
+    # metrics (issue 16)
+    # webhooks (issue 16)
+    # permissions (issue 16)
+    # data rights and operator comfort (issue 16)
     # tags and the agent's own search (issue 15)
     Row("GET", "/api/sessions/{sid}/tags", NOTES),
     Row("PUT", "/api/sessions/{sid}/tags", NOTES, body={"tags": ["matrix"]}),

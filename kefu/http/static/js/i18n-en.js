@@ -179,4 +179,8 @@ export const EN = {
   "admin.tags_refresh": "Refresh", "admin.tag": "Tag", "admin.tag_ph": "e.g. vip", "admin.col.tags": "Tags", "admin.by_tag": "By tag (last 30 days)",
   "admin.tag_sessions": "Sessions", "admin.tag_completed": "Ended", "admin.tag_messages": "Messages",
   "admin.tag_rating": "Avg rating", "admin.tags_none": "No tagged conversations yet",
+  // --- metrics (issue 16) ---
+  // --- webhooks (issue 16) ---
+  // --- permissions (issue 16) ---
+  // --- data rights and operator comfort (issue 16) ---
 };

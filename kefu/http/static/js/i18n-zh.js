@@ -181,4 +181,8 @@ export const ZH = {
   "admin.tags_refresh": "刷新", "admin.tag": "标签", "admin.tag_ph": "如 vip", "admin.col.tags": "标签", "admin.by_tag": "按标签统计（近 30 天）",
   "admin.tag_sessions": "会话数", "admin.tag_completed": "已结束", "admin.tag_messages": "消息数",
   "admin.tag_rating": "平均评分", "admin.tags_none": "暂无带标签的会话",
+  // --- metrics (issue 16) ---
+  // --- webhooks (issue 16) ---
+  // --- permissions (issue 16) ---
+  // --- data rights and operator comfort (issue 16) ---
 };
