@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kefu import progress
 from kefu.config import Settings
 
 
@@ -62,9 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     bk = sub.add_parser("backup", help="back up the project's Redis keys (via the running "
                         "server) into KEFU_DATA_DIR/backups/")
     _client_args(bk)
+    progress.add_arguments(bk)
     rs = sub.add_parser("restore", help="restore a backup file straight into Redis "
                         "(KEFU_REDIS_URL or the embedded one); the server must be stopped")
     rs.add_argument("file")
+    progress.add_arguments(rs)
+    from kefu.retention_cli import add_parser as purge_parser  # noqa: PLC0415
+
+    purge_parser(sub)  # kefu purge [--days N] [--dry-run] (docs/data-rights.md)
     from kefu.simulate import build_parser as simulate_parser  # noqa: PLC0415
 
     simulate_parser(sub.add_parser("simulate", help="replay a synthetic day through the "
@@ -103,6 +109,17 @@ class Client:
             return json.loads(exc.read() or b"{}")
 
 
+def _backup(client: Client, show_progress: bool | None) -> Any:
+    """``kefu backup``: the server dumps inside its write pause (at most 4 s), so the bar
+    counts time until the reply, then shows the keys written."""
+    with progress.bar(None, "backup", "key", show_progress) as pb:
+        out = client.call("POST", "/api/system/backup")
+        count = (out.get("data") or {}).get("key_count") if out.get("success") else None
+        if isinstance(count, int):
+            progress.finish(pb, count)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
@@ -135,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "restore":
         from kefu.restore import main as restore_main  # noqa: PLC0415
 
-        return restore_main(args.file, Settings())
+        return restore_main(args.file, Settings(), args.progress)
+    if args.command == "purge":
+        from kefu.retention_cli import main as purge_main  # noqa: PLC0415
+
+        return purge_main(args, Settings())
     client = Client(args)
     if args.command == "create-user":
         body = {"name": args.name, "user_type": args.user_type, "max_sessions": args.max_sessions}
@@ -145,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             body["password"] = args.new_password
         out = client.call("POST", "/api/users/create", body)
     elif args.command == "backup":
-        out = client.call("POST", "/api/system/backup")
+        out = _backup(client, args.progress)
     elif args.actors_command == "list":
         out = client.call("GET", "/api/system/actors")
     else:

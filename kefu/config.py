@@ -125,9 +125,24 @@ class Settings(BaseSettings):
     lease_ttl_ms: int = Field(default=10_000, ge=500)
     drain_seconds: float = Field(default=5.0, ge=0)  # SIGTERM: hand shards over for so long
     # metrics (issue 16)
+    # GET /metrics (docs/operations.md, "Metrics"): open unless this is set; then only
+    # "Authorization: Bearer <token>" reads it
+    metrics_token: str | None = Field(default=None, min_length=16)
     # webhooks (issue 16)
+    webhook_allow_private: bool = False  # targets on loopback/private nets (SSRF guard off)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)  # per event and hook
+    webhook_backoff_seconds: float = Field(default=10.0, gt=0)  # first retry; doubles, jitter
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # connect + request
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)  # the worker, when idle
+    webhook_claim_idle_seconds: float = Field(default=60.0, gt=0)  # take over a dead node's
     # permissions (issue 16)
     # data rights and operator comfort (issue 16)
+    # retention (docs/data-rights.md): unset = keep forever; else sessions ended, messages
+    # left and orphan uploads older than this many days are purged every sweep
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, request ids
 
     @model_validator(mode="after")
     def _cluster_needs_shared_redis(self) -> Settings:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from kefu import progress
 from kefu.config import Settings
 from kefu.persistence import backup, system_log
 from kefu.persistence.embedded import EmbeddedRedis
@@ -49,7 +50,17 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def main(file: str, settings: Settings) -> int:
+def _key_count(path: Path) -> int | None:
+    """The header's key count, for the bar (None when unreadable: verify() says why)."""
+    try:
+        count = backup.read_header(path).get("key_count")
+    except (OSError, ValueError, EOFError, backup.BackupError):
+        return None
+    return count if isinstance(count, int) else None
+
+
+def main(file: str, settings: Settings, show_progress: bool | None = None) -> int:
+    """``show_progress``: ``--progress``/``--no-progress`` (kefu/progress.py)."""
     path = Path(file)
     if not path.is_file():
         return _fail(f"no such backup file: {path}")
@@ -67,7 +78,9 @@ def main(file: str, settings: Settings) -> int:
         target = RedisTarget(url=embedded.start())
     client = target.client(socket_timeout=60)
     try:
-        result = backup.restore(client, path, settings.redis_prefix)
+        total = _key_count(path)
+        with progress.bar(total, "restore", "key", show_progress) as pb:
+            result = backup.restore(client, path, settings.redis_prefix, pb.update)
         system_log.append(client, Keys(settings.redis_prefix).system_log, "info", "cli",
                           "backup_restored", **result)
     except backup.BackupError as exc:

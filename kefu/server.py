@@ -34,7 +34,7 @@ from redis.sentinel import MasterNotFoundError
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from kefu import protocol
+from kefu import log_format, protocol
 from kefu.actors.runtime import Outbox, Runtime
 from kefu.actors.system import ActorSystem
 from kefu.assembly import actor_system
@@ -47,6 +47,7 @@ from kefu.http.connections import Hub
 from kefu.http.housekeeping import GuestSweeper
 from kefu.http.http_limits import http_server
 from kefu.http.online import Online
+from kefu.http.retention_task import RetentionPurger
 from kefu.http.state import AppState
 from kefu.persistence.embedded import EmbeddedRedis
 from kefu.persistence.history import History
@@ -56,6 +57,7 @@ from kefu.persistence.redis_target import PrimaryWatch, RedisTarget
 from kefu.persistence.users import UserStore
 from kefu.protocol import CloseCode
 from kefu.uploads.service import start_uploads
+from kefu.webhooks.delivery import WebhookWorker
 
 log = logging.getLogger("kefu")
 
@@ -94,8 +96,8 @@ def bootstrap_admin(settings: Settings, users: UserStore) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump({"user_id": "admin", "password": password}, fh)
     if not settings.admin_password:
-        print(f"kefu: bootstrap admin created — user_id: admin  password: {password}\n"
-              f"kefu: (also written to {path}, mode 0600)", flush=True)
+        log_format.announce(f"kefu: bootstrap admin created — user_id: admin  password: "
+                            f"{password}\nkefu: (also written to {path}, mode 0600)")
 
 
 async def serve(settings: Settings) -> int:
@@ -174,17 +176,23 @@ async def serve(settings: Settings) -> int:
         sweeper = GuestSweeper(state)
         sweeper.start()
         stack.callback(sweeper.stop)
+        purger = RetentionPurger(state)  # KEFU_RETENTION_DAYS (docs/data-rights.md)
+        purger.start()
+        stack.callback(purger.stop)
         ticker = Ticker(system, settings)
         ticker.start()
         stack.callback(ticker.stop)
+        hooks = WebhookWorker(state)  # webhooks (issue 16): outbound deliveries
+        hooks.start()
+        stack.push_async_callback(hooks.stop)
         if node is not None:
             stack.push_async_callback(drain, state, node)
         rt.event("info", "server", "started", host=settings.host, port=settings.port,
                  node=rt.node, redis=target.describe(), ack_replicas=settings.ack_replicas)
-        print(f"kefu: listening on http://{settings.host}:{settings.port}", flush=True)
+        log_format.announce(f"kefu: listening on http://{settings.host}:{settings.port}")
 
         await stop_event.wait()
-        print("kefu: shutting down", flush=True)
+        log_format.announce("kefu: shutting down")
         state.closing = True
         stack.callback(lambda: rt.event("info", "server", "stopped", exit_code=exit_code))
     return exit_code
@@ -205,8 +213,8 @@ async def reach_redis(store: Store, seconds: float) -> bool:
                 why = (f"no sentinel names a primary {store.target.master!r}"
                        if isinstance(exc, MasterNotFoundError) else
                        f"{type(exc).__name__}: {str(exc)[:200]}")
-                print(f"kefu: Redis does not answer ({store.target.describe()}): {why}",
-                      file=sys.stderr, flush=True)
+                log_format.announce(f"kefu: Redis does not answer "
+                                    f"({store.target.describe()}): {why}", error=True)
                 return False
         await asyncio.sleep(0.5)
 
@@ -274,7 +282,5 @@ class Ticker:
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    log_format.configure(settings.log_format)
     return asyncio.run(serve(settings))

@@ -31,9 +31,11 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kefu import progress
 from kefu.actors.routing import AgentSlot, QueueEntry, RoundRobin, pick_agent, queue_order
 from kefu.domain import AgentStatus
 from kefu.simulate_traces import (
@@ -104,8 +106,9 @@ class Outcome:
 
 def simulate(trace: list[Arrival], team: list[Agent], strategy: str,
              head_start: float = 300.0, offers: OfferModel | None = None,
-             seed: int = 1) -> Outcome:
+             seed: int = 1, on_arrival: Callable[[int], object] | None = None) -> Outcome:
     """Run ``trace`` through the routing policy with ``strategy`` → its outcome.
+    ``on_arrival(1)`` is told as each customer arrives (a progress bar).
     ``offer``: least-loaded picks, but each customer is offered (its agent's seat held,
     ``AgentSlot.reserved``) and the agent answers as ``offers`` models it; an agent that
     missed a customer's offer is not offered it again while another agent has room."""
@@ -209,6 +212,8 @@ def simulate(trace: list[Arrival], team: list[Agent], strategy: str,
             fill()
             continue
         if kind == ARRIVE:
+            if on_arrival is not None:
+                on_arrival(1)
             if not offer_mode and not waiting and (
                     slot := pick_agent(list(slots.values()), strategy, rr)):
                 start(item, slot)
@@ -263,6 +268,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--offer-seconds", type=float, default=20.0, help="KEFU_OFFER_SECONDS")
     p.add_argument("--plot", default=None, help="also draw the waiting times' CDF (PNG; "
                    "needs matplotlib: the bench extra)")
+    progress.add_arguments(p)
     return p
 
 
@@ -302,7 +308,10 @@ def main(args: argparse.Namespace) -> int:
     outcomes = []
     for strategy in strategies:
         started = time.perf_counter()
-        outcomes.append(simulate(trace, team, strategy, args.head_start, model, args.seed))
+        with progress.bar(len(trace), f"simulate {strategy}", "customer",
+                          args.progress) as pb:
+            outcomes.append(simulate(trace, team, strategy, args.head_start, model, args.seed,
+                                     pb.update))
         print(f"  {strategy}: simulated in {time.perf_counter() - started:.1f} s", flush=True)
     print(table(outcomes))
     for o in outcomes:

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from kefu import protocol
+from kefu import metrics, protocol
 from kefu.actors.messages import (
     Accepted,
     AssignCustomer,
@@ -245,6 +245,7 @@ class Assigner:
             return self.stale(opened)
         if closing is not None:  # the transfer's old session is closed: let it go
             self.released(transferred_from, opened.closed_generation)
+        self.count_assignment(kehu_id, routing, closing is not None, t)
         self.queue.taken(kehu_id)
         self.offering.forget(kehu_id, "accepted" if offer_id else "withdrawn")
         self.assignments[kehu_id] = sid
@@ -262,6 +263,22 @@ class Assigner:
             self.rt.outbox.message([kehu_id, slot.kefu_id], sid, seq,
                                    protocol.message(raw.encode()))
         return Accepted(data=summary)
+
+    def count_assignment(self, kehu_id: str, routing: dict[str, Any] | None, transfer: bool,
+                         at: float) -> None:
+        """Metrics of an opened session (before its queue entry goes): how the agent was
+        chosen, and how long the customer waited (0: an agent had room at once; none for a
+        transfer, or an admin's assignment of a customer who had not asked)."""
+        entry = self.queue.entries.get(kehu_id)
+        team = entry.team if entry is not None else (routing or {}).get("team")
+        label = team if isinstance(team, str) and self.book.get(team) is not None else "none"
+        if entry is not None:
+            waited: float | None = at - entry.waiting_since
+        elif not transfer and (routing or {}).get("by") == "strategy":
+            waited = 0.0
+        else:
+            waited = None
+        metrics.assigned(routing, transfer, label, waited)
 
     @property
     def fence(self) -> Fence:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kefu import protocol
+from kefu import metrics, protocol
 from kefu.actors import queue_moves
 from kefu.actors.assigner import Assigner
 from kefu.actors.base import SupervisedActor
@@ -397,3 +397,13 @@ class Dispatcher(SupervisedActor):
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
         self.live.push_waiting(msg.now)
         self.live.push_workload()
+        mark = (id(self.queue), self.queue.version, id(self.desk.book))
+        if getattr(self, "queue_published", None) != mark:  # kefu_queue_length, once a tick
+            self.queue_published = mark
+            metrics.publish_queue([e.team for e in self.queue.entries.values()],
+                                  set(self.desk.book.teams))
+
+    def on_stop(self) -> None:
+        """Stopped here (shut-down, or cluster mode: the lease went elsewhere): the queue
+        gauge is no longer this node's to tell."""
+        metrics.queue_gone()

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from kefu import protocol
+from kefu import metrics, protocol
 from kefu.actors.messages import Accepted, Rejected
 from kefu.actors.routing import AgentSlot, QueueEntry
 from kefu.actors.runtime import Runtime
@@ -125,6 +125,7 @@ class Offering:
             self.desk.stale(refused)
             return False
         self.out[entry.kehu_id] = offer
+        metrics.OFFERS.labels("made").inc()
         slot.reserved.add(entry.kehu_id)
         self.tell(offer, entry, seconds)
         rt.outbox.to_users([entry.kehu_id], protocol.connecting(entry.team))
@@ -165,6 +166,7 @@ class Offering:
         """The agent's ``accept`` or ``decline`` of ``offer_id``."""
         offer = next((o for o in self.out.values() if o.offer_id == offer_id), None)
         if offer is None or offer.kefu_id != kefu_id:
+            metrics.OFFERS.labels("gone").inc()
             return Rejected(reason=RejectReason.OFFER_GONE)
         slot = self.desk.seats.get(kefu_id)
         entry = self.desk.queue.entries.get(offer.kehu_id)
@@ -214,6 +216,8 @@ class Offering:
         offer = self.out.pop(kehu_id, None)
         if offer is None:
             return
+        if outcome in metrics.OFFER_OUTCOMES:
+            metrics.OFFERS.labels(outcome).inc()
         slot = self.desk.seats.get(offer.kefu_id)
         if slot is not None:
             slot.reserved.discard(kehu_id)

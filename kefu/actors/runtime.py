@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from kefu import metrics
 from kefu.config import Settings
+from kefu.log_format import EVENT_ATTR
 from kefu.persistence.fencing import UNFENCED, Fence
 from kefu.persistence.redis import REDIS_ERRORS, Store
 from kefu.persistence.users import UserStore
@@ -122,6 +124,7 @@ class Runtime:
         return self.cluster.fence(kind, key) if self.cluster is not None else UNFENCED
 
     def fenced(self, kind: str, key: str) -> None:
+        metrics.FENCED_WRITES.labels(metrics.actor_kind(kind)).inc()
         if self.cluster is not None:
             self.cluster.fenced(kind, key)
 
@@ -146,7 +149,8 @@ class Runtime:
             event: what happened, one word (``actor_restarted``).
             **fields: details, JSON-encoded (anything else as its ``str``).
         """
-        log.log(logging.getLevelName(level.upper()), "%s %s %s", actor, event, fields)
+        log.log(logging.getLevelName(level.upper()), "%s %s %s", actor, event, fields,
+                 extra={EVENT_ATTR: {"actor": actor, "event": event, "fields": fields}})
         entry = {"level": level, "actor": actor, "event": event, "ts": time.time(),
                  "fields": orjson.dumps(fields, default=str).decode()}
         with self._unstored_lock:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 
+from kefu import metrics
 from kefu.actors.handles import ActorHandle, HandleState
 from kefu.actors.messages import Accepted, ActorDied, Crash, Envelope, Rejected, RestartActor
 from kefu.actors.runtime import Runtime
@@ -53,7 +54,9 @@ class Supervisor(pykka.ThreadingActor):
         if handle is None:
             return
         now = time.monotonic()
+        kind = metrics.actor_kind(handle.id)
         if not msg.operator:
+            metrics.ACTOR_FAILURES.labels(kind, "failure").inc()
             with handle.lock:
                 times = handle.restart_times
                 times.append(now)
@@ -62,6 +65,7 @@ class Supervisor(pykka.ThreadingActor):
                 recent = len(times)
             if recent > self.rt.settings.restart_intensity:
                 handle.fail()
+                metrics.ACTOR_FAILURES.labels(kind, "gave_up").inc()
                 self.rt.event("error", handle.id, "actor_failed", error=msg.error,
                               restarts=recent)
                 return
@@ -69,10 +73,12 @@ class Supervisor(pykka.ThreadingActor):
             handle.restart()
         except Exception as exc:  # noqa: BLE001 - a factory that cannot start: failed
             handle.fail()
+            metrics.ACTOR_FAILURES.labels(kind, "gave_up").inc()
             self.rt.event("error", handle.id, "actor_failed", error=repr(exc))
             return
         with handle.lock:
             handle.restarts += 1
+        metrics.ACTOR_RESTARTS.labels(kind).inc()
         self.rt.event("info" if msg.operator else "warning", handle.id, "actor_restarted",
                       error=msg.error, operator=msg.operator)
 
@@ -85,6 +91,7 @@ class Supervisor(pykka.ThreadingActor):
                 handle.restart_times.clear()
                 handle.restart()
                 handle.restarts += 1
+            metrics.ACTOR_RESTARTS.labels(metrics.actor_kind(handle.id)).inc()
             self.rt.event("info", handle.id, "actor_restarted", operator=True)
         else:
             handle.tell(Crash(operator=True))

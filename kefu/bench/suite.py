@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kefu import progress
+
 SCENARIOS = ("relay", "baseline", "connections", "burst", "recovery", "history", "flood",
              "cluster", "replicas")
 
@@ -83,6 +85,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     g.add_argument("--plots", action="store_true",
                    help="draw the PNG plots of this run into --plot-dir")
     g.add_argument("--plot-dir", default="docs/bench", help="where plots go (docs/bench)")
+    progress.add_arguments(g)
     return p
 
 
@@ -183,14 +186,20 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
         return 2
     saved: list[Path] = []
     pair = [s for s in ("relay", "baseline") if s in scenarios]
-    if pair:
-        results, text = _relay(args, pair)
-        print(text)
-        saved.append(_save(args.out, pair[0], args, results))
-    for name in [s for s in SCENARIOS[2:] if s in scenarios]:
-        results, text = _one(name, args)
-        print(text)
-        saved.append(_save(args.out, name, args, results))
+    rest = [s for s in SCENARIOS[2:] if s in scenarios]
+    with progress.bar(len(pair) + len(rest), "bench", "scenario", args.progress) as pb:
+        if pair:
+            pb.set_postfix_str("+".join(pair))
+            results, text = _relay(args, pair)
+            pb.write(text, file=sys.stdout)
+            saved.append(_save(args.out, pair[0], args, results))
+            pb.update(len(pair))
+        for name in rest:
+            pb.set_postfix_str(name)
+            results, text = _one(name, args)
+            pb.write(text, file=sys.stdout)
+            saved.append(_save(args.out, name, args, results))
+            pb.update(1)
     if args.plots:
         plot_files([str(p) for p in saved], args.plot_dir)
     return 0

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import redis
 
+from kefu import metrics
 from kefu.persistence.fencing import Fence
 from kefu.persistence.keys import DISPATCHER_SHARD, Keys
 from kefu.persistence.redis import REDIS_ERRORS, Store, confirm_quietly
@@ -257,6 +258,7 @@ class ShardKeeper:
             self.held[shard] = Held(epoch, f"{self.node}|{epoch}",
                                     sent + self.ttl_ms / 1000.0 - self.margin, sent)
         self.acquired += 1
+        metrics.LEASE_CHANGES.labels("acquired").inc()
         log.info("%s: shard %s acquired (epoch %s)", self.node, shard, epoch)
         self.on_acquire(shard)
         return True
@@ -266,6 +268,7 @@ class ShardKeeper:
             if self.held.pop(shard, None) is None:
                 return
         self.lost += 1
+        metrics.LEASE_CHANGES.labels("lost").inc()
         log.warning("%s: shard %s lost", self.node, shard)
         self.on_lose(shard)
 
@@ -290,6 +293,7 @@ class ShardKeeper:
                 self._release(keys=[self.keys.lease(shard)], args=[held.token])
             except REDIS_ERRORS:
                 pass  # it expires by itself
+            metrics.LEASE_CHANGES.labels("handed_over").inc()
             log.info("%s: shard %s handed over", self.node, shard)
 
 

@@ -16,12 +16,14 @@ from kefu.http.handlers import (
     auth,
     canned,
     cluster,
+    customer_data,
     customers,
     docs,
     kefu,
     kefu_views,
     messages,
     messages_left,
+    metrics,
     notes,
     pages,
     redis_admin,
@@ -34,6 +36,7 @@ from kefu.http.handlers import (
     uploads,
     user_admin,
     users,
+    webhooks,
     widget_setup,
 )
 from kefu.http.handlers.base import NotFoundHandler
@@ -132,9 +135,17 @@ def routes(state: AppState) -> list[tuple[str, Any, dict[str, Any]]]:
         (r"/api/analytics/tags", tags.TagAnalyticsHandler, s),
         (r"/api/kefu/search", agent_search.AgentSearchHandler, s),
         # metrics (issue 16)
+        (r"/metrics", metrics.MetricsHandler, s),
         # webhooks (issue 16)
+        (r"/api/webhooks", webhooks.WebhookListHandler, s),
+        (rf"/api/webhooks/{ID}", webhooks.WebhookHandler, s),
+        (rf"/api/webhooks/{ID}/secret", webhooks.WebhookSecretHandler, s),
+        (rf"/api/webhooks/{ID}/deliveries", webhooks.WebhookDeliveriesHandler, s),
+        (rf"/api/webhooks/{ID}/test", webhooks.WebhookTestHandler, s),
         # permissions (issue 16)
         # data rights and operator comfort (issue 16)
+        (rf"/api/customers/{ID}/erase", customer_data.CustomerEraseHandler, s),
+        (rf"/api/customers/{ID}/export", customer_data.CustomerExportHandler, s),
     ]
     if state.settings.fault_injection:
         table.append((rf"/api/system/actors/{ID}/crash", system.ActorCrashHandler, s))

@@ -8,6 +8,7 @@ only thread-safe IOLoop method); blocking Redis reads run in a bounded executor.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -56,8 +57,12 @@ class Bridge:
             return Rejected(reason=RejectReason.TIMEOUT)
 
     async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking (Redis) call in the executor. Redis errors propagate."""
-        return await self.loop.run_in_executor(self.executor, fn, *args)
+        """Run a blocking (Redis) call in the executor. Redis errors propagate.
+
+        The call runs in a copy of the caller's context, so what it logs carries the
+        request id (kefu/log_format.py)."""
+        return await self.loop.run_in_executor(self.executor, contextvars.copy_context().run,
+                                               fn, *args)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

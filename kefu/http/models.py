@@ -34,7 +34,9 @@ class CreateUserBody(Body):
     user_type: UserType
     password: Password | None = None
     max_sessions: Annotated[int, Field(ge=1, le=100)] = 5
-    permissions: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+    # None: the role's defaults; a list: exactly these (kefu/permissions.py)
+    permissions: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] \
+        | None = None
 
 
 class StatusBody(Body):

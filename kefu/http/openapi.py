@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from kefu import __version__
+from kefu.http.endpoint_permissions import required as permission_of
+from kefu.permissions import NONE
 
 METHODS = ("get", "post", "put", "delete", "patch")
 ERROR_STATUSES = {400: "Bad request (validation `details`)", 401: "No or bad token",
@@ -34,7 +36,7 @@ class ApiDoc:
     tag: str = "kefu"
     status: int = 200
     # a file reply, e.g. "text/csv", or several (the caller picks one); its JSON variant
-    # (if any) is an array of ``response`` items
+    # (if any) is an array of ``response`` items; a ``…+json`` one is one ``response``
     content_type: str | tuple[str, ...] | None = None
     description: str = ""
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
@@ -135,6 +137,11 @@ def build(routes: Iterable[tuple[str, type, Any]]) -> dict[str, Any]:
                 op["security"] = [{"bearerAuth": []}]
                 op["description"] = (op.get("description", "") +
                                      f"\n\nRoles: {', '.join(d.roles)}.").strip()
+            needed = permission_of(handler, method)  # issue 16: http/endpoint_permissions.py
+            if needed not in (None, NONE):
+                op["x-permission"] = needed
+                op["description"] = (op.get("description", "") +
+                                     f"\n\nPermission: `{needed}`.").strip()
             params = [{"name": n, "in": "path", "required": True,
                        "schema": {"type": "string", "maxLength": 300}} for n in d.path_params]
             if d.query is not None:
@@ -155,7 +162,8 @@ def build(routes: Iterable[tuple[str, type, Any]]) -> dict[str, Any]:
             if d.content_type:
                 media = (d.content_type,) if isinstance(d.content_type, str) else d.content_type
                 ok_content = {m: {"schema": {"type": "array", "items": data}
-                                  if m == "application/json" else {"type": "string"}}
+                                  if m == "application/json" else data
+                                  if m.endswith("+json") else {"type": "string"}}
                               for m in media}
             else:
                 ok_content = {"application/json": {"schema": _envelope(data, True)}}

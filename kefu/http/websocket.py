@@ -38,6 +38,7 @@ from kefu.domain import User, UserType, iso, now
 from kefu.http.client_address import client_address
 from kefu.http.connections import Conn
 from kefu.http.frame_budget import FrameBudget, parse_rates
+from kefu.http.frame_permissions import frame_allowed
 from kefu.http.state import AppState
 from kefu.http.wire import (
     FrameError,
@@ -58,6 +59,7 @@ from kefu.http.ws_resume import resume
 from kefu.http.ws_sessions import KEFU_HALF, KEHU_HALF, owns, relay_typing, session_of
 from kefu.http.ws_uploads import with_upload
 from kefu.http.ws_writer import write_text
+from kefu.metrics import LOOP, arrived
 from kefu.persistence import notes
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.persistence.users import token_digest
@@ -79,6 +81,7 @@ class ChatSocket(WebSocketHandler):
         self.budget: FrameBudget | None = None
         self.auth_unavailable = False
         self.before_hello: list[bytes] | None = []  # frames held until hello is out
+        self.arrivals: dict[str, float] = {}  # client_msg_id → arrival, for ack latency
 
     def check_origin(self, origin: str) -> bool:
         """Browsers only from this host or KEFU_ALLOWED_ORIGINS (else 403; ws_guard.py)."""
@@ -121,6 +124,7 @@ class ChatSocket(WebSocketHandler):
                                   time.monotonic())
         self.conn = hub.add(user.id, user.user_type.value, self, self.address, self.token,
                             s.ws_max_tracked_sessions)
+        LOOP.connected(user.user_type.value, 1)
         count = hub.count(user.id)
         node = self.state.rt.node
         if user.user_type is UserType.KEFU:
@@ -150,6 +154,7 @@ class ChatSocket(WebSocketHandler):
             return
         remaining = self.state.hub.remove(self.conn)
         self.conn = None
+        LOOP.connected(self.user.user_type.value, -1)
         node = self.state.rt.node
         if self.user.user_type is UserType.KEFU:
             self.state.rt.dispatcher().tell(AgentPresence(kefu_id=self.user.id,
@@ -166,6 +171,7 @@ class ChatSocket(WebSocketHandler):
         if self.before_hello is not None:
             self.before_hello.append(data)
             return
+        LOOP.sent(data, self.arrivals)
         write_text(self, data)
 
     def error(self, code: RejectReason, message: str, ref: str | None = None,
@@ -197,11 +203,17 @@ class ChatSocket(WebSocketHandler):
         try:
             parsed = parse_frame(message, self.state.settings.max_text_chars)
         except FrameError as exc:
+            LOOP.received("invalid")
             if not self._over_budget("invalid", exc.ref):
                 self.error(exc.code, exc.message, exc.ref, exc.details)
             return
+        LOOP.received(parsed.type)
+        if isinstance(parsed, MessageFrame):
+            arrived(self.arrivals, parsed.client_msg_id)  # its ack's latency starts here
         if self._over_budget(parsed.type, getattr(parsed, "client_msg_id", None)):
             return
+        if not await frame_allowed(self, parsed) or self.conn is None:  # issue 16
+            return  # refused (http/frame_permissions.py), or closed meanwhile
         match parsed:
             case MessageFrame():
                 if self.user.user_type is UserType.KEHU and not await message_allowed(

@@ -27,7 +27,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -263,15 +263,17 @@ def verify(path: Path, prefix: str) -> dict[str, Any]:
     return header
 
 
-def restore(client: redis.Redis, path: Path, prefix: str) -> dict[str, Any]:
+def restore(client: redis.Redis, path: Path, prefix: str,
+            on_entries: Callable[[int], object] | None = None) -> dict[str, Any]:
     """Replace every key under ``prefix`` with the backup's (RESTORE … REPLACE, with each
     key's absolute expiry; keys whose expiry has passed are skipped). Not atomic: run it
-    with the kefu server stopped; running it again finishes an interrupted restore."""
+    with the kefu server stopped; running it again finishes an interrupted restore.
+    ``on_entries(n)``: told after each batch how many entries it handled (a progress bar)."""
     header = verify(path, prefix)
     deleted = unlink_keys(client, prefix)
     secs, micros = client.time()
     now_ms = int(secs) * 1000 + int(micros) // 1000
-    restored = expired = 0
+    restored = expired = reported = 0
     pipe = client.pipeline(transaction=False)
     for e in entries(path):
         at = e.get("expire_at_ms")
@@ -283,6 +285,11 @@ def restore(client: redis.Redis, path: Path, prefix: str) -> dict[str, Any]:
         restored += 1
         if len(pipe) >= DUMP_BATCH:
             pipe.execute()
+            if on_entries is not None:
+                on_entries(restored + expired - reported)
+                reported = restored + expired
     pipe.execute()
+    if on_entries is not None:
+        on_entries(restored + expired - reported)
     return {"name": path.name, "key_count": header["key_count"], "restored": restored,
             "expired": expired, "deleted": deleted, "created_at": header.get("created_at")}

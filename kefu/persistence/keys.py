@@ -307,3 +307,55 @@ class Keys:
     def identity(self, site_id: str, digest: str) -> str:
         """STRING: the customer id bound to (site, SHA-256 of the site's user id)."""
         return f"{self.prefix}identity:{site_id}:{digest}"
+
+    # webhooks (issue 16): also spelled inside the Lua scripts (kefu/webhooks/events.py)
+    def webhook(self, hook_id: str) -> str:
+        """HASH: one outbound webhook (url, events, secret, active)."""
+        return f"{self.prefix}webhooks:hook:{hook_id}"
+
+    def webhook_log(self, hook_id: str) -> str:
+        """LIST: a webhook's latest delivery attempts (JSON), newest first, capped."""
+        return f"{self.prefix}webhooks:hook:{hook_id}:log"
+
+    @property
+    def webhooks_all(self) -> str:
+        """SET: every webhook id."""
+        return f"{self.prefix}webhooks:all"
+
+    @property
+    def webhooks_subscribed(self) -> str:
+        """SET: the event types some active webhook wants (the scripts read it)."""
+        return f"{self.prefix}webhooks:subscribed"
+
+    @property
+    def webhooks_outbox(self) -> str:
+        """STREAM: events not delivered yet (consumer group ``deliver``), capped."""
+        return f"{self.prefix}webhooks:outbox"
+
+    @property
+    def webhooks_retries(self) -> str:
+        """ZSET: failed deliveries (JSON: event, hook, attempt) scored by when due."""
+        return f"{self.prefix}webhooks:retries"
+
+    # data rights (issue 16: persistence/erasure.py, persistence/retention.py)
+    def erasure(self, kehu_id: str) -> str:
+        """HASH: an erased customer's record (state running|done, by, at, counts)."""
+        return f"{self.prefix}erased:{kehu_id}"
+
+    def erasure_stream(self, sid: str) -> str:
+        """STREAM: a session's messages being rewritten as tombstones (then renamed)."""
+        return f"{self.prefix}erasing:{sid}"
+
+    def purging(self, sid: str) -> str:
+        """STREAM: a purged session's messages whose indexes are being removed."""
+        return f"{self.prefix}purging:{sid}"
+
+    @property
+    def purge_pending(self) -> str:
+        """SET: session ids claimed by a purge whose indexes are not all removed yet."""
+        return f"{self.prefix}purge:pending"
+
+    @property
+    def purge_lock(self) -> str:
+        """STRING with PX: the node running a retention purge (one at a time)."""
+        return f"{self.prefix}purge:lock"

@@ -12,8 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+
 from kefu.domain import iso, now
 from kefu.persistence.redis import Store
+from kefu.webhooks.events import EMIT_LUA, HOOK_LUA  # webhooks (issue 16)
 
 FIELDS = ("id", "kehu_id", "kehu_name", "team", "content", "name", "email", "phone",
           "reason", "status", "created_at", "reply", "replied_by", "replied_by_name",
@@ -21,13 +24,17 @@ FIELDS = ("id", "kehu_id", "kehu_name", "team", "content", "name", "email", "pho
 
 # KEYS: message, open index.  ARGV: reply, kefu id, kefu name, now (iso), id
 # → 1 answered, 0 not open (answered already), -1 no such message
-REPLY_LUA = """
+REPLY_LUA = HOOK_LUA + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status ~= 'open' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'answered', 'reply', ARGV[1], 'replied_by', ARGV[2],
            'replied_by_name', ARGV[3], 'replied_at', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[5])
+local left = {}
+local raw = redis.call('HGETALL', KEYS[1])
+for i = 1, #raw, 2 do left[raw[i]] = raw[i + 1] end
+hook_event(string.sub(KEYS[2], 1, -10), 'message_left.replied', {message_left = left})
 return 1
 """
 
@@ -50,6 +57,8 @@ def leave(store: Store, kehu_id: str, kehu_name: str, fields: dict[str, Any]) ->
     pipe.zadd(k.left_all, {left_id: at})
     pipe.zadd(k.left_open, {left_id: at})
     pipe.zadd(k.left_by(kehu_id), {left_id: at})
+    pipe.eval(EMIT_LUA, 2, k.webhooks_subscribed, k.webhooks_outbox, "message_left.created",
+              orjson.dumps({"message_left": _view(record)}))
     pipe.execute()
     return _view(record)
 

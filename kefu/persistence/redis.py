@@ -14,6 +14,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
+from kefu import metrics
 from kefu.persistence.keys import Keys
 from kefu.persistence.redis_target import RedisTarget
 from kefu.persistence.scripts import (
@@ -77,7 +78,11 @@ class Store:
         dropping mid-reply) raises :class:`OutcomeUnknown`, because Redis may have run
         the commands all the same (seen: a 10 s freeze, then every append applied)."""
         pool = self.client.connection_pool
-        conn = pool.get_connection()  # raises before anything is sent: nothing applied
+        try:
+            conn = pool.get_connection()  # raises before anything is sent: nothing applied
+        except REDIS_ERRORS:
+            metrics.REDIS_ERROR_COUNT.labels("write").inc()
+            raise
         try:
             conn.send_packed_command([b"".join(map(hiredis.pack_command, commands))])
             results: list[Any] = []
@@ -88,6 +93,7 @@ class Store:
                     results.append(exc)
             return results
         except REDIS_ERRORS as exc:
+            metrics.REDIS_ERROR_COUNT.labels("write").inc()
             conn.disconnect()  # unknown state: never hand it back half-read
             raise OutcomeUnknown(f"{type(exc).__name__}: {exc}") from exc
         except BaseException:

@@ -15,6 +15,7 @@ change can tell whether what it read already includes it.
 from __future__ import annotations
 
 from kefu.persistence.fencing import FENCE_LUA
+from kefu.webhooks.events import HOOK_LUA  # webhooks (issue 16): hook_event()
 
 # Indexes and counters kept as each message is stored (same script, same atomicity):
 # by time, by sender, by recipient, by content type, and hour/day statistics buckets.
@@ -48,7 +49,7 @@ end
 # ARGV: seq, msg_json, msg_id, side, now, preview, dedup_ttl, sid, has_dedup,
 #       response_seconds ('' if this message answers nothing), fence token, then pairs of
 #       extra meta fields (the session's statistics snapshot).
-APPEND_LUA = FENCE_LUA + INDEX_LUA + """
+APPEND_LUA = FENCE_LUA + INDEX_LUA + HOOK_LUA + """
 if fenced(KEYS[6], ARGV[11]) then return {'fenced', ''} end
 if ARGV[9] == '1' then
   local d = redis.call('GET', KEYS[3])
@@ -65,8 +66,10 @@ for i = 12, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[7])) end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[8] .. '|' .. ARGV[1])
 local prefix = string.sub(KEYS[4], 1, -7)
-index_message(prefix, ARGV[8] .. '|' .. ARGV[1], cjson.decode(ARGV[2]),
+local stored = cjson.decode(ARGV[2])
+index_message(prefix, ARGV[8] .. '|' .. ARGV[1], stored,
               math.floor(tonumber(ARGV[5]) * 1000), ARGV[4], ARGV[10])
+hook_event(prefix, 'message.created', {message = stored})
 if ARGV[10] ~= '' then
   local kefu = string.match(ARGV[8], ':(.*)$')
   redis.call('HINCRBYFLOAT', KEYS[5], kefu .. '|rt', ARGV[10])
@@ -96,7 +99,7 @@ return {'ok', ''}
 # broken changes nothing and answers ``{'refused', reason, detail}``; the dispatcher
 # then reloads its state from Redis (a second dispatcher, a paused or restarted one,
 # cannot break them either). Each change bumps the session's ``generation``.
-SESSION_LUA = FENCE_LUA + INDEX_LUA + """
+SESSION_LUA = FENCE_LUA + INDEX_LUA + HOOK_LUA + """
 -- K: meta, stream, waitlist, queue, assign, sessions, kehu_sessions, kefu_sessions,
 --    msgidx, events, kehu_active, kefu_active, kefu_user, offers
 -- A: sid, kehu_id, kefu_id, now, transferred_from, dedup_prefix, dedup_ttl, event_json,
@@ -163,7 +166,7 @@ local function open_session(K, A)
     moved[#moved + 1] = enc
   end
   redis.call('DEL', K[3])
-  redis.call('HDEL', K[4], A[2])
+  local was_waiting = redis.call('HDEL', K[4], A[2])
   redis.call('HDEL', K[14], A[2])
   redis.call('HSET', K[5], A[2], A[1])
   redis.call('ZADD', K[6], 'NX', now, A[1])
@@ -171,6 +174,16 @@ local function open_session(K, A)
   redis.call('ZADD', K[8], now, A[1])
   redis.call('SADD', K[11], A[1])
   redis.call('SADD', K[12], A[1])
+  local hooks = string.sub(K[9], 1, -7)
+  if was_waiting == 0 and A[5] == '' then  -- served at once: it never entered the queue
+    hook_event(hooks, 'session.opened', {kehu_id = A[2], queued = false, session_id = A[1]})
+  end
+  hook_event(hooks, 'session.assigned', {session = {
+    session_id = A[1], kehu_id = A[2], kefu_id = A[3], kehu_name = A[9], kefu_name = A[10],
+    transferred_from = A[5], opened_at = tonumber(now)}})
+  for _, enc in ipairs(moved) do
+    hook_event(hooks, 'message.created', {message = cjson.decode(enc)})
+  end
   table.insert(moved, 1, redis.call('HINCRBY', K[1], 'generation', 1))
   table.insert(moved, 1, 'ok')
   return moved
@@ -194,6 +207,11 @@ local function close_session(K, A)
   if A[5] ~= '' then redis.call('HSET', K[4], A[3], A[5]) end
   redis.call('SREM', K[5], sid)
   redis.call('SREM', K[6], sid)
+  local told = {session_id = sid, kehu_id = A[3], kefu_id = redis.call('HGET', K[1], 'kefu_id'),
+                status = A[1], reason = A[6], at = tonumber(A[2]), requeued = A[5] ~= ''}
+  if A[7] ~= '' then told['transferred_to'] = A[7] end
+  hook_event(string.sub(K[2], 1, -7), A[7] ~= '' and 'session.transferred' or 'session.ended',
+             {session = told})
   return {'ok', redis.call('HINCRBY', K[1], 'generation', 1)}
 end
 
@@ -250,7 +268,7 @@ return opened
 # A kehu rates an ended session once; the kefu's rating figures grow in the same step.
 # KEYS: meta, agent_figures, lease.  ARGV: score, comment, now, fence token → {'ok'}, a
 # refusal, or fenced
-RATE_LUA = FENCE_LUA + """
+RATE_LUA = FENCE_LUA + HOOK_LUA + """
 if fenced(KEYS[3], ARGV[4]) then return {'fenced', ''} end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'active' then return {'refused', 'session_active'} end
@@ -261,14 +279,21 @@ redis.call('HSET', KEYS[1], 'rating_comment', ARGV[2], 'rated_at', ARGV[3])
 local kefu = redis.call('HGET', KEYS[1], 'kefu_id')
 redis.call('HINCRBYFLOAT', KEYS[2], kefu .. '|st', ARGV[1])
 redis.call('HINCRBY', KEYS[2], kefu .. '|sc', 1)
+hook_event(string.sub(KEYS[2], 1, -13), 'session.rated', {rating = {
+  session_id = redis.call('HGET', KEYS[1], 'session_id'),
+  kehu_id = redis.call('HGET', KEYS[1], 'kehu_id'), kefu_id = kefu,
+  score = tonumber(ARGV[1]), comment = ARGV[2], at = tonumber(ARGV[3])}})
 return {'ok'}
 """
 
 # Put (or update) a waiting kehu's queue entry.  KEYS: queue, lease.  ARGV: kehu_id,
 # entry_json, fence token → {'ok'} or fenced
-QUEUE_PUT_LUA = FENCE_LUA + """
+QUEUE_PUT_LUA = FENCE_LUA + HOOK_LUA + """
 if fenced(KEYS[2], ARGV[3]) then return {'fenced', ''} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  hook_event(string.sub(KEYS[1], 1, -6), 'session.opened',
+             {kehu_id = ARGV[1], queued = true, waiting = cjson.decode(ARGV[2])})
+end
 return {'ok'}
 """
 
@@ -301,8 +326,13 @@ return {'ok', 0}
 
 # A waiting kehu stops waiting (it left a message instead): its queue entry and any offer
 # of it go.  KEYS: queue, offers, lease.  ARGV: kehu_id, fence token → {'ok', 1 | 0}
-QUEUE_DROP_LUA = FENCE_LUA + """
+QUEUE_DROP_LUA = FENCE_LUA + HOOK_LUA + """
 if fenced(KEYS[3], ARGV[2]) then return {'fenced', ''} end
 redis.call('HDEL', KEYS[2], ARGV[1])
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if entry then
+  hook_event(string.sub(KEYS[1], 1, -6), 'queue.abandoned',
+             {kehu_id = ARGV[1], reason = 'left_message', waiting = cjson.decode(entry)})
+end
 return {'ok', redis.call('HDEL', KEYS[1], ARGV[1])}
 """

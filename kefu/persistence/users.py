@@ -21,7 +21,9 @@ import orjson
 from redis.exceptions import WatchError
 
 from kefu.domain import AgentStatus, User, UserType, iso, now
+from kefu.permissions import effective
 from kefu.persistence.redis import Store
+from kefu.persistence.user_permissions import MARK, stored_list
 
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 DEFAULT_SCRYPT_N = 2**17  # OWASP password storage cheat sheet: N=2^17, r=8, p=1
@@ -84,7 +86,8 @@ def _user_from_hash(raw: dict[str, str]) -> User:
         user_type=UserType(raw["user_type"]),
         status=AgentStatus(raw.get("status", "offline")),
         max_sessions=int(raw.get("max_sessions", 5)),
-        permissions=orjson.loads(raw.get("permissions", "[]")),
+        # the effective set (kefu/permissions.py): the stored list or the role's defaults
+        permissions=effective(raw["id"], UserType(raw["user_type"]), stored_list(raw)),
         created_at=raw.get("created_at") or iso(now()) or "",
     )
 
@@ -148,6 +151,8 @@ class UserStore:
         }
         if password is not None:
             fields.update(self.password_fields(password))
+        if permissions is not None:  # None: the role's defaults (kefu/permissions.py)
+            fields[MARK] = "1"
         key = self.keys.user(uid)
         # one script: a reader never sees a half-written user (two cluster nodes creating
         # the bootstrap admin at once: the loser read a hash with only its id)

@@ -21,6 +21,7 @@ import redis
 
 from kefu.persistence.embedded import die_with_parent
 from kefu.persistence.keys import DISPATCHER_SHARD, Keys
+from kefu.testing import deploy_configs
 from kefu.testing.processes import (
     LAB_LIMITS,
     KefuProcess,
@@ -32,31 +33,10 @@ from kefu.testing.processes import (
 ADMIN_PASSWORD = "admin-pass"
 
 
-def haproxy_config(port: int, nodes: list[tuple[str, int]], check_ms: int = 500) -> str:
-    """HAProxy in front of ``nodes`` (name, port): round robin, no stickiness, WebSockets
-    kept open (``timeout tunnel``), a node out as soon as its health says 503 (draining)."""
-    servers = "\n".join(
-        f"    server {name} 127.0.0.1:{p} check inter {check_ms} fall 1 rise 2"
-        for name, p in nodes)
-    return f"""global
-    maxconn 4000
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
-    option redispatch
-    retries 2
-frontend kefu
-    bind 127.0.0.1:{port}
-    default_backend nodes
-backend nodes
-    balance roundrobin
-    option httpchk GET /api/system/health
-    http-check expect status 200
-{servers}
-"""
+def haproxy_config(port: int, nodes: list[tuple[str, int]]) -> str:
+    """``deploy/haproxy.cfg`` in front of ``nodes`` (name, port): what the docs ship is what
+    the cluster tests and drills run (kefu/testing/deploy_configs.py)."""
+    return deploy_configs.haproxy(port, nodes)
 
 
 def find_haproxy() -> str | None:

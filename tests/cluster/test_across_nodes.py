@@ -7,6 +7,8 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from kefu.testing.cluster import ClusterLab
 from tests.helpers import WS, Api
@@ -122,6 +124,30 @@ def test_the_cluster_view_agrees_on_every_node(lab: ClusterLab, admins: list[Api
     kefu_id, kefu = kefu_on(admins, 0)
     r = kefu.call("GET", "/api/system/cluster")
     assert r.status_code == 403
+
+
+def node_samples(base: str) -> list[Sample]:
+    text = httpx.get(base + "/metrics").text
+    return [s for f in text_string_to_metric_families(text) for s in f.samples]
+
+
+def test_each_node_exports_its_own_metrics(lab: ClusterLab, admins: list[Api]) -> None:
+    """GET /metrics (issue 16): every sample of a node carries its node label; its lease
+    changes are its own; only the dispatcher's node reports the queue."""
+    views = [a.ok("GET", "/api/system/cluster") for a in admins]
+    acquired = 0
+    for admin, view in zip(admins, views, strict=True):
+        samples = node_samples(admin.base)
+        assert {s.labels.get("node") for s in samples} == {view["node"]}
+        leases = {s.labels["change"]: s.value for s in samples
+                  if s.name == "kefu_lease_changes_total"}
+        assert leases["acquired"] >= view["this_node"]["acquired"]  # (counted alike)
+        acquired += leases["acquired"]
+    assert acquired >= lab.shards + 1  # every shard and the dispatcher's, once at least
+    dispatcher = views[0]["dispatcher"]
+    until(lambda: all(
+        any(s.name == "kefu_queue_length" for s in node_samples(a.base))
+        == (v["node"] == dispatcher) for a, v in zip(admins, views, strict=True)))
 
 
 def test_maintenance_and_logout_reach_every_node(admins: list[Api], sockets: list[WS]) -> None:

@@ -157,7 +157,7 @@ def test_update_user_roles_and_mass_assignment(server: ServerProcess, admin: Api
         assert field in body["details"]
     stored = admin.ok("GET", f"/api/users/{kefu_id}")["user"]
     assert (stored["id"], stored["user_type"], stored["max_sessions"], stored["permissions"]) \
-        == (kefu_id, "kefu", 5, [])
+        == (kefu_id, "kefu", 5, ["transfer", "end", "take", "notes"])  # role defaults
     # others' records: 403 for a kefu, 404 for a kehu (no existence leak)
     assert_error(kefu.call("PUT", f"/api/users/{other_id}", {"name": "x"}), 403)
     assert_error(kehu.call("PUT", f"/api/users/{kefu_id}", {"name": "x"}), 404)
@@ -297,16 +297,15 @@ def test_permissions(server: ServerProcess, admin: Api) -> None:
     kefu_id, kefu = create(admin, "kefu")
     kehu_id, kehu = admin.guest()
     r = admin.call("PUT", f"/api/users/{kefu_id}/permissions",
-                   {"permissions": ["sessions.transfer", "messages.export",
-                                    "sessions.transfer"]})
+                   {"permissions": ["transfer", "export", "transfer"]})
     assert r.status_code == 200 and r.json()["message"] == "用户权限已更新"
     data = r.json()["data"]
     PermissionsOut.model_validate(data)
     assert data["user_id"] == kefu_id
-    assert data["permissions"] == ["sessions.transfer", "messages.export"]
+    assert data["permissions"] == ["transfer", "export"]
     assert data["user"]["permissions"] == data["permissions"] and secret_keys(data) == []
     assert kefu.ok("GET", f"/api/users/{kefu_id}")["user"]["permissions"] == \
-        ["sessions.transfer", "messages.export"]
+        ["transfer", "export"]
     assert admin.ok("PUT", f"/api/users/{kefu_id}/permissions", {"permissions": []})[
         "permissions"] == []
     # admin only, even for oneself

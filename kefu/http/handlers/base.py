@@ -15,14 +15,18 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
+from kefu import metrics
 from kefu.actors.handles import AnyHandle
 from kefu.actors.messages import Accepted, ActorMessage, Rejected
 from kefu.domain import User, UserType, iso, now
 from kefu.http.audit_trail import record
 from kefu.http.client_address import client_address
+from kefu.http.endpoint_permissions import required
 from kefu.http.i18n import text, wants_english
 from kefu.http.maintenance_gate import GUEST_PATH, refuses
 from kefu.http.state import AppState
+from kefu.log_format import REQUEST_ID
+from kefu.permissions import NONE
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
 from kefu.protocol import RejectReason as R
@@ -86,6 +90,13 @@ class BaseHandler(RequestHandler):
         self.request_id: str = getattr(self, "request_id", None) or uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
+    async def _execute(self, transforms: list[Any], *args: bytes, **kwargs: bytes) -> None:
+        """Tornado runs this as the request's own asyncio task (a copy of the context): the
+        request id set here is on every line logged for this request, and on no other's
+        (kefu/log_format.py). Called on the IOLoop thread."""
+        REQUEST_ID.set(self.request_id)
+        await super()._execute(transforms, *args, **kwargs)
+
     def on_finish(self) -> None:
         """Admin writes leave an audit entry (kefu/http/audit_trail.py)."""
         user = getattr(self, "user", None)
@@ -128,8 +139,15 @@ class BaseHandler(RequestHandler):
         user = await self.state.bridge.run_io(self.state.users.resolve_token, token)
         if user is None:
             raise ApiError(401, "unauthorized")
-        if roles and user.user_type not in roles:
+        # the endpoint's permission (http/endpoint_permissions.py): held → the role may
+        # also be one it was granted to (a kefu with ``analytics``); missing → 403
+        needed = required(type(self), self.request.method or "")
+        held = needed not in (None, NONE) and needed in user.permissions
+        if roles and user.user_type not in roles and not held:
             raise ApiError(403, "forbidden")
+        if needed not in (None, NONE) and not held:
+            raise ApiError(403, "permission_missing", data={"permission": needed},
+                           permission=needed)
         if refuses(self.state.maintenance, self.request.method or "", self.request.path, user):
             raise self.maintenance_error()
         self.user = user
@@ -213,6 +231,7 @@ class BaseHandler(RequestHandler):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
         elif isinstance(exc, REDIS_ERRORS):
+            metrics.REDIS_ERROR_COUNT.labels("request").inc()
             status_code, key = 503, "storage_unavailable"
             self.set_status(503)
         else:

@@ -21,8 +21,10 @@ from kefu.http.handlers.users import UserHandler as UserDetailHandler
 from kefu.http.handlers.users import require_self_or_admin
 from kefu.http.models import Body, Name, Password, UserOut
 from kefu.http.openapi import doc
+from kefu.permissions import problems as permission_problems
 from kefu.persistence.accounts import delete_user, update_user
 from kefu.persistence.listings import page_of_user_ids, user_ids
+from kefu.persistence.user_permissions import set_permissions
 from kefu.protocol import CloseCode
 
 BOOTSTRAP_ADMIN = "admin"
@@ -41,7 +43,7 @@ class UpdateUserBody(Body):
 class PermissionsBody(Body):
     """``PUT /api/users/{id}/permissions`` (admin only): replaces the list."""
 
-    permissions: Annotated[list[Permission], Field(max_length=50)]
+    permissions: Annotated[list[Permission], Field(max_length=50)] | None  # null: defaults
 
 
 class UserItem(UserOut):
@@ -206,9 +208,16 @@ class PermissionsHandler(UserAdminBase):
     async def put(self, user_id: str) -> None:
         await self.authenticate(UserType.ADMIN)
         body = self.parse(PermissionsBody)
-        permissions = list(dict.fromkeys(body.permissions))  # de-duplicated, order kept
-        done = await self.state.bridge.run_io(lambda: update_user(
-            self.state.store, user_id, permissions=permissions))
+        permissions = None if body.permissions is None else list(dict.fromkeys(body.permissions))
+        target = await self.state.bridge.run_io(self.state.users.get, user_id)
+        if target is None:
+            raise ApiError(404, "user_not_found")
+        if permissions is not None:
+            bad = permission_problems(user_id, target.user_type, permissions)
+            if bad:
+                raise ApiError(400, "bad_request", bad)
+        done = await self.state.bridge.run_io(
+            set_permissions, self.state.store, user_id, permissions)
         user = await self.state.bridge.run_io(self.state.users.get, user_id) if done else None
         if user is None:
             raise ApiError(404, "user_not_found")

@@ -7,6 +7,7 @@ from kefu.domain import User, UserType
 from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.models import CreateUserBody, StatusBody, UserCreatedOut, UserStatusOut
 from kefu.http.openapi import doc
+from kefu.permissions import problems as permission_problems
 
 
 class UserCreateHandler(BaseHandler):
@@ -17,6 +18,10 @@ class UserCreateHandler(BaseHandler):
     async def post(self) -> None:
         await self.authenticate(UserType.ADMIN)
         body = self.parse(CreateUserBody)
+        if body.permissions is not None:
+            bad = permission_problems(body.id or "", body.user_type, body.permissions)
+            if bad:
+                raise ApiError(400, "bad_request", bad)
         user = await self.state.bridge.run_io(lambda: self.state.users.create(
             name=body.name, user_type=body.user_type, user_id=body.id, password=body.password,
             max_sessions=body.max_sessions, permissions=body.permissions))
@@ -72,3 +77,6 @@ def require_self_or_admin(me: User, user_id: str) -> None:
         if me.user_type is UserType.KEHU:
             raise ApiError(404, "user_not_found")
         raise ApiError(403, "forbidden")
+    if me.id != user_id and "users" not in me.permissions:  # another user: kefu/permissions.py
+        raise ApiError(403, "permission_missing", data={"permission": "users"},
+                       permission="users")

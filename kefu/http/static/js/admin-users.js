@@ -86,7 +86,7 @@ export class UsersSection {
     const max = h("input", { name: "max_sessions", type: "number", min: 1, max: 100, value: u.max_sessions });
     const password = h("input", { name: "password", type: "password", maxlength: 200,
       autocomplete: "new-password", placeholder: t("admin.password_keep") });
-    const perms = h("input", { name: "permissions", value: u.permissions.join(", "), placeholder: "messages.export, …" });
+    const perms = h("input", { name: "permissions", value: u.permissions.join(", "), placeholder: t("admin.permissions_hint"), title: t("admin.permissions_hint") });
     modal(t("admin.edit_user", { id: u.id }), [field(t("admin.col.name"), name),
       u.user_type === "kefu" ? field(t("admin.col.max"), max) : null,
       field(t("admin.new_password"), password), field(t("admin.permissions"), perms)].filter(Boolean), {

@@ -26,8 +26,10 @@ export class WorkspaceActions {
 
   /** The status this agent chose, as routing sees it (seed 2.2 ``set_status``). */
   async loadOwnStatus() {
+    const asked = this.statusChanges || 0;
     try {
       const data = await this.api.get(`/api/kefu/${encodeURIComponent(this.me.id)}/workload`);
+      if ((this.statusChanges || 0) !== asked) return; // the agent chose one meanwhile: it wins
       this.status = data.workload.set_status;
       this.view.refresh();
     } catch {
@@ -133,6 +135,7 @@ export class WorkspaceActions {
   }
 
   async setStatus(status) {
+    this.statusChanges = (this.statusChanges || 0) + 1;
     try {
       await this.api.put(`/api/users/${encodeURIComponent(this.me.id)}/status`, { status });
       this.status = status;

@@ -182,5 +182,6 @@ export const EN = {
   // --- metrics (issue 16) ---
   // --- webhooks (issue 16) ---
   // --- permissions (issue 16) ---
+  "admin.permissions_hint": "e.g. transfer, end, take, notes, analytics (README: Permissions)",
   // --- data rights and operator comfort (issue 16) ---
 };

@@ -184,5 +184,6 @@ export const ZH = {
   // --- metrics (issue 16) ---
   // --- webhooks (issue 16) ---
   // --- permissions (issue 16) ---
+  "admin.permissions_hint": "例如 transfer, end, take, notes, analytics（见 README：Permissions）",
   // --- data rights and operator comfort (issue 16) ---
 };
