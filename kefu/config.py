@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     offer_seconds: float = Field(default=20.0, gt=0, le=600)
     offer_misses_away: int = Field(default=3, ge=0)
     agent_grace_seconds: float = 60.0
+    # a waiting customer whose page has been gone this long leaves the queue (webhook
+    # queue.abandoned, reason page_gone); it is queued again, at the back, if it returns
+    # (0: it keeps its place for ever)
+    queue_abandon_seconds: float = Field(default=600.0, ge=0)
     session_idle_seconds: float = 1800.0
     restart_intensity: int = 5
     restart_period: float = 60.0

@@ -392,6 +392,7 @@ class Dispatcher(SupervisedActor):
             if (slot.connections == 0 and slot.active and slot.disconnected_at is not None
                     and msg.now - slot.disconnected_at >= grace):
                 queue_moves.requeue_agent(self.desk, slot)
+        queue_moves.abandon_gone(self.desk, msg.now, self.rt.settings.queue_abandon_seconds)
         self.live.note_waits(msg.now)
         self.desk.offering.expire(msg.now)
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions

@@ -85,6 +85,37 @@ def requeue_agent(desk: Assigner, slot: AgentSlot) -> None:
     desk.fill_seats()
 
 
+def abandon_gone(desk: Assigner, at: float, after: float) -> None:
+    """Every tick: a waiting kehu whose page has been gone ``after`` seconds (the
+    dispatcher's clock: since it first saw it offline) leaves the queue; if it comes
+    back, its widget asks again and it queues at the back. 0: never."""
+    queue = desk.queue
+    gone = queue.offline_since
+    for kehu_id in list(gone):
+        if kehu_id not in queue or kehu_id in queue.online:
+            del gone[kehu_id]
+    if after <= 0:
+        return
+    for kehu_id in queue.entries:
+        if kehu_id not in queue.online:
+            gone.setdefault(kehu_id, at)
+    for kehu_id, since in list(gone.items()):
+        if at - since < after:
+            continue
+        try:
+            dispatch.drop_queue_entry(desk.rt.store, kehu_id, desk.fence, "page_gone")
+        except Fenced:
+            desk.stale(dispatch.Refused("fenced"))
+            return
+        except REDIS_ERRORS:
+            return  # the next tick tries again
+        del gone[kehu_id]
+        queue.taken(kehu_id)
+        desk.offering.forget(kehu_id, "withdrawn")
+        desk.rt.event("info", "dispatcher", "queue_abandoned", kehu_id=kehu_id,
+                      gone_seconds=round(at - since, 1))
+
+
 def left_a_message(desk: Assigner, kehu_id: str, left: dict[str, Any]) -> Result:
     """The kehu left a message: it no longer waits (its entry and any offer of it go);
     the agents who could answer it (its team's, or everyone's) hear of it."""

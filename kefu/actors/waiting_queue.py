@@ -35,6 +35,7 @@ class WaitingQueue:
     dirty: bool = True  # positions may have changed since they were last pushed
     head_start: float = math.inf  # seconds of priority (KEFU_PRIORITY_HEAD_START_SECONDS)
     version: int = 0  # bumped at every change (the agents' pushed list follows it)
+    offline_since: dict[str, float] = field(default_factory=dict)  # waiting, page gone
 
     @classmethod
     def from_snapshot(cls, raw: dict[str, str], online: set[str],

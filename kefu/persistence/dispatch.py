@@ -140,12 +140,14 @@ def drop_offer(store: Store, kehu_id: str, offer_id: str, fence: Fence = UNFENCE
     return bool(int(result[1]))
 
 
-def drop_queue_entry(store: Store, kehu_id: str, fence: Fence = UNFENCED) -> bool:
-    """Take a kehu out of the queue (and any offer of it) → whether it was waiting.
-    Raises ``Fenced`` when this node lost the dispatcher's lease."""
+def drop_queue_entry(store: Store, kehu_id: str, fence: Fence = UNFENCED,
+                     reason: str = "left_message") -> bool:
+    """Take a kehu out of the queue (and any offer of it) → whether it was waiting;
+    ``reason`` goes with the ``queue.abandoned`` event. Raises ``Fenced`` when this node
+    lost the dispatcher's lease."""
     k = store.keys
     result = store.call_script(store.queue_drop, keys=[k.queue, k.offers, fence.key],
-                               args=[kehu_id, fence.token])
+                               args=[kehu_id, fence.token, reason])
     if result[0] == "fenced":
         raise Fenced("the dispatcher's lease is not this node's")
     confirm_quietly(store, "queue drop")

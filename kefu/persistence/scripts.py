@@ -324,15 +324,16 @@ end
 return {'ok', 0}
 """
 
-# A waiting kehu stops waiting (it left a message instead): its queue entry and any offer
-# of it go.  KEYS: queue, offers, lease.  ARGV: kehu_id, fence token → {'ok', 1 | 0}
+# A waiting kehu stops waiting (it left a message instead, or its page has been gone too
+# long): its queue entry and any offer of it go.  KEYS: queue, offers, lease.
+# ARGV: kehu_id, fence token, reason (left_message | page_gone) → {'ok', 1 | 0}
 QUEUE_DROP_LUA = FENCE_LUA + HOOK_LUA + """
 if fenced(KEYS[3], ARGV[2]) then return {'fenced', ''} end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then
   hook_event(string.sub(KEYS[1], 1, -6), 'queue.abandoned',
-             {kehu_id = ARGV[1], reason = 'left_message', waiting = cjson.decode(entry)})
+             {kehu_id = ARGV[1], reason = ARGV[3], waiting = cjson.decode(entry)})
 end
 return {'ok', redis.call('HDEL', KEYS[1], ARGV[1])}
 """

@@ -30,7 +30,8 @@ EVENTS: Final[dict[str, str]] = {
     "message.created": "a chat message was stored in a session",
     "message_left.created": "a customer left a message (nobody could chat)",
     "message_left.replied": "an agent replied to a message left (e.g. to email it)",
-    "queue.abandoned": "a waiting customer stopped waiting (it left a message instead)",
+    "queue.abandoned": "a waiting customer stopped waiting (it left a message instead, or "
+                       "its page was gone for KEFU_QUEUE_ABANDON_SECONDS)",
 }
 
 OUTBOX_MAXLEN: Final = 100_000

@@ -14,11 +14,14 @@ import pytest
 
 from tests.helpers import WS, Api, ServerProcess, connect, running
 
+ABANDON = 5.0  # KEFU_QUEUE_ABANDON_SECONDS: a page gone this long leaves the queue
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with running(Path(tmp_path_factory.mktemp("quick")), KEFU_AGENT_GRACE_SECONDS="60",
-                 KEFU_PRIORITY_HEAD_START_SECONDS="0.5", KEFU_OFFER_MISSES_AWAY="2") as srv:
+                 KEFU_PRIORITY_HEAD_START_SECONDS="0.5", KEFU_OFFER_MISSES_AWAY="2",
+                 KEFU_QUEUE_ABANDON_SECONDS=str(ABANDON)) as srv:
         yield srv
 
 
@@ -96,3 +99,40 @@ def test_a_customer_whose_page_is_gone_does_not_take_a_seat_ahead(quick: ServerP
     connect(quick, kefu, sockets)  # one seat comes online
     assert h.expect("assigned")["session"]["kefu_id"] == kefu_id
     assert gone_id in waiting()  # it keeps its place for when it comes back
+
+
+def test_a_customer_whose_page_stays_gone_leaves_the_queue_and_queues_again_on_return(
+        quick: ServerProcess, sockets: list[WS]) -> None:
+    """A closed page keeps its place for ``KEFU_QUEUE_ABANDON_SECONDS``, then the entry
+    goes (the system log says so; webhooks get ``queue.abandoned``, reason page_gone); a
+    customer still there stays; the one who left, back, is queued again behind it."""
+    admin = Api.login(quick.base, "admin", "admin-pass")
+    gone_id, gone = admin.guest("走了的客户")
+    g = connect(quick, gone, sockets)
+    g.send(type="request_service")
+    g.expect("queued")
+    here_id, here = admin.guest("一直在的客户")
+    h = connect(quick, here, sockets)
+    h.send(type="request_service")
+    h.expect("queued")
+    g.close()
+    closed = time.monotonic()
+
+    def waiting() -> list[str]:
+        return [w["customer_id"] for w in
+                admin.ok("GET", "/api/kefu/waiting")["waiting_customers"]]
+
+    while gone_id in waiting():  # the dispatcher's clock, not an actor, is waited for
+        assert time.monotonic() - closed < ABANDON + 15, "never left the queue"
+        time.sleep(0.1)
+    assert time.monotonic() - closed >= ABANDON - 1  # not before its time
+    assert here_id in waiting()
+    events = admin.ok("GET", "/api/system/logs", params={"limit": 200})["logs"]
+    assert any(e.get("event") == "queue_abandoned" and gone_id in str(e)
+               for e in events), events[:5]
+    back = connect(quick, gone, sockets)
+    back.send(type="request_service")
+    back.expect("queued")
+    order = waiting()
+    assert order.index(here_id) < order.index(gone_id)
+
