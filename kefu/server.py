@@ -182,7 +182,8 @@ async def serve(settings: Settings) -> int:
         ticker = Ticker(system, settings)
         ticker.start()
         stack.callback(ticker.stop)
-        hooks = WebhookWorker(state)  # webhooks (issue 16): outbound deliveries
+        # webhooks (issue 16): outbound deliveries
+        hooks = WebhookWorker(state.settings, state.store, state.bridge.run_io, state.rt.event)
         hooks.start()
         stack.push_async_callback(hooks.stop)
         if node is not None:

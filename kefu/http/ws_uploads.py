@@ -16,9 +16,9 @@ from typing import Any
 from kefu.domain import UserType
 from kefu.http.wire import ContentType, MessageFrame
 from kefu.http.ws_sessions import KEFU_HALF, KEHU_HALF, Caller, own_id
+from kefu.persistence import upload_records as records
 from kefu.persistence.redis import REDIS_ERRORS
 from kefu.protocol import RejectReason
-from kefu.uploads import records
 
 PREFIX = "/api/uploads/"
 URL = re.compile(r"^/api/uploads/(up_[0-9a-f]{32})$")

@@ -23,12 +23,12 @@ import orjson
 
 from kefu.domain import iso, now
 from kefu.persistence import customers, tags
+from kefu.persistence import upload_records as records
 from kefu.persistence.erasure import scan_batches
 from kefu.persistence.history import session_view, statistics
 from kefu.persistence.messages_left import FIELDS as LEFT_FIELDS
 from kefu.persistence.messages_query import apply_tombstones
 from kefu.persistence.redis import Store
-from kefu.uploads import records
 
 BATCH = 500
 USER_FIELDS = ("id", "name", "user_type", "created_at")

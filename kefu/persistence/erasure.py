@@ -45,7 +45,7 @@ from kefu.domain import iso, now
 from kefu.persistence.customers import external_digest
 from kefu.persistence.messages_query import AUDIT_MAXLEN, tombstone
 from kefu.persistence.redis import Store
-from kefu.uploads.storage import BlobStore
+from kefu.persistence.upload_records import Blobs
 
 BATCH = 500
 ERASE = "customer.erase"
@@ -127,7 +127,7 @@ def _record(raw: dict[str, str], kehu_id: str, already: bool) -> dict[str, Any]:
                for name in ("sessions", "messages", "uploads", "messages_left")}}
 
 
-def erase(store: Store, blobs: BlobStore | None, kehu_id: str, by: str, role: str
+def erase(store: Store, blobs: Blobs | None, kehu_id: str, by: str, role: str
           ) -> dict[str, Any] | None:
     """Erase customer ``kehu_id`` (or finish erasing it) → its erasure record; None when
     there is no such customer; :class:`CustomerBusy` while it is in a session or queued."""
@@ -250,14 +250,14 @@ def _erase_left(store: Store, kehu_id: str) -> int:
     return len(ids)
 
 
-def delete_upload(store: Store, blobs: BlobStore, upload_id: str) -> None:
+def delete_upload(store: Store, blobs: Blobs, upload_id: str) -> None:
     """The bytes first (a record never names a missing blob), then the record."""
     blobs.delete(upload_id)
     blobs.delete(f"{upload_id}.thumb")
     store.client.delete(store.keys.upload(upload_id))
 
 
-def _erase_uploads(store: Store, blobs: BlobStore, kehu_id: str, sids: set[str],
+def _erase_uploads(store: Store, blobs: Blobs, kehu_id: str, sids: set[str],
                    referenced: set[str]) -> int:
     """Every upload made by the customer or in one of its sessions (either side), and
     those its messages named: one SCAN over the upload records, COUNT-bounded steps."""

@@ -308,7 +308,7 @@ class Keys:
         """STRING: the customer id bound to (site, SHA-256 of the site's user id)."""
         return f"{self.prefix}identity:{site_id}:{digest}"
 
-    # webhooks (issue 16): also spelled inside the Lua scripts (kefu/webhooks/events.py)
+    # webhooks (issue 16): also spelled inside the Lua scripts (kefu/persistence/webhook_events.py)
     def webhook(self, hook_id: str) -> str:
         """HASH: one outbound webhook (url, events, secret, active)."""
         return f"{self.prefix}webhooks:hook:{hook_id}"

@@ -16,7 +16,7 @@ import orjson
 
 from kefu.domain import iso, now
 from kefu.persistence.redis import Store
-from kefu.webhooks.events import EMIT_LUA, HOOK_LUA  # webhooks (issue 16)
+from kefu.persistence.webhook_events import EMIT_LUA, HOOK_LUA  # webhooks (issue 16)
 
 FIELDS = ("id", "kehu_id", "kehu_name", "team", "content", "name", "email", "phone",
           "reason", "status", "created_at", "reply", "replied_by", "replied_by_name",

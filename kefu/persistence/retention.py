@@ -35,7 +35,7 @@ import orjson
 from kefu.domain import iso, now, parse_iso
 from kefu.persistence.erasure import delete_upload, scan_batches
 from kefu.persistence.redis import Store
-from kefu.uploads.storage import BlobStore
+from kefu.persistence.upload_records import Blobs
 
 BATCH = 200
 DAY = 86_400.0
@@ -102,7 +102,7 @@ def candidates(store: Store, cutoff: float) -> int:
     return int(store.client.zcount(store.keys.sessions, "-inf", cutoff))
 
 
-def purge(store: Store, blobs: BlobStore | None, days: float, *, dry_run: bool = False,
+def purge(store: Store, blobs: Blobs | None, days: float, *, dry_run: bool = False,
           at: float | None = None, progress: Progress | None = None) -> Purged:
     """Remove what ended ``days`` before ``at`` (default now) → what went. ``progress``
     is called with the number of sessions looked at since its last call."""
@@ -127,7 +127,7 @@ def purge(store: Store, blobs: BlobStore | None, days: float, *, dry_run: bool =
     return out
 
 
-def _sessions(store: Store, blobs: BlobStore | None, out: Purged,
+def _sessions(store: Store, blobs: Blobs | None, out: Purged,
               progress: Progress | None) -> None:
     r, k = store.client, store.keys
     claim = r.register_script(CLAIM_LUA)
@@ -171,7 +171,7 @@ def _sessions(store: Store, blobs: BlobStore | None, out: Purged,
             return
 
 
-def _drain(store: Store, blobs: BlobStore | None, sid: str, out: Purged | None = None) -> int:
+def _drain(store: Store, blobs: Blobs | None, sid: str, out: Purged | None = None) -> int:
     """Remove the index entries of a claimed stream's messages, a batch at a time, then
     the stream → how many messages."""
     r, k = store.client, store.keys
@@ -239,7 +239,7 @@ def _left(store: Store, out: Purged) -> None:
             return
 
 
-def _orphan_uploads(store: Store, blobs: BlobStore, out: Purged) -> None:
+def _orphan_uploads(store: Store, blobs: Blobs, out: Purged) -> None:
     """Uploads older than the cut-off whose session is gone (made, never sent)."""
     r, k = store.client, store.keys
     for keys in scan_batches(store, k.upload("*")):

@@ -15,7 +15,7 @@ change can tell whether what it read already includes it.
 from __future__ import annotations
 
 from kefu.persistence.fencing import FENCE_LUA
-from kefu.webhooks.events import HOOK_LUA  # webhooks (issue 16): hook_event()
+from kefu.persistence.webhook_events import HOOK_LUA  # webhooks (issue 16): hook_event()
 
 # Indexes and counters kept as each message is stored (same script, same atomicity):
 # by time, by sender, by recipient, by content type, and hour/day statistics buckets.

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from tornado.ioloop import IOLoop
 
 from kefu.config import Settings
+from kefu.persistence import upload_records as records
 from kefu.persistence.redis import Store
-from kefu.uploads import records
 from kefu.uploads.images import THUMB_TYPE, ImageRefused, thumbnail
 from kefu.uploads.sniff import safe_name, sniff
 from kefu.uploads.storage import BlobStore, Reader, blob_store

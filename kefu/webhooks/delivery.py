@@ -28,15 +28,17 @@ import random
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.iostream import StreamClosedError
 
+from kefu.config import Settings
 from kefu.domain import iso, now
-from kefu.http.state import AppState
 from kefu.persistence import webhooks
+from kefu.persistence.redis import Store
 from kefu.webhooks import outbox
 from kefu.webhooks.targets import GuardedResolver, RefusedTarget, check_url
 
@@ -66,12 +68,15 @@ def wants(hook: dict[str, Any], event: dict[str, Any]) -> bool:
 class WebhookWorker:
     """Created, started and stopped on the IOLoop thread."""
 
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+    def __init__(self, settings: Settings, store: Store,
+                 run_io: Callable[..., Awaitable[Any]], event: Callable[..., None]) -> None:
+        """``run_io``: the server's executor (``Bridge.run_io``); ``event``: the system
+        log (``Runtime.event``, thread-safe)."""
+        self.settings, self.store, self.run_io, self.event = settings, store, run_io, event
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.client = AsyncHTTPClient(
             force_instance=True, max_clients=20,
-            resolver=GuardedResolver(allow_private=state.settings.webhook_allow_private))
+            resolver=GuardedResolver(allow_private=settings.webhook_allow_private))
         self.cursor = "0-0"
         self.task: asyncio.Task[None] | None = None
 
@@ -88,13 +93,13 @@ class WebhookWorker:
         self.client.close()
 
     async def run(self) -> None:
-        s = self.state.settings
+        s = self.settings
         ready = failing = False
         while True:
             busy = False
             try:
                 if not ready:
-                    await self.state.bridge.run_io(outbox.ensure_group, self.state.store)
+                    await self.run_io(outbox.ensure_group, self.store)
                     ready = True
                 busy = await self.round()
                 failing = False
@@ -109,12 +114,12 @@ class WebhookWorker:
 
     async def round(self) -> bool:
         """One round → whether there was work (then the next starts at once)."""
-        s, store, io = self.state.settings, self.state.store, self.state.bridge.run_io
+        s, store, io = self.settings, self.store, self.run_io
         batch = await io(outbox.take, store, self.consumer,
                          int(s.webhook_claim_idle_seconds * 1000), self.cursor, BATCH)
         self.cursor = batch.cursor
         if batch.dropped:
-            self.state.rt.event("warning", "webhooks", "events_dropped", count=batch.dropped)
+            self.event("warning", "webhooks", "events_dropped", count=batch.dropped)
         lease = s.webhook_timeout_seconds * 2 + s.webhook_claim_idle_seconds
         due = await io(outbox.claim_due, store, now(), lease, BATCH)
         if not batch.entries and not due:
@@ -142,18 +147,18 @@ class WebhookWorker:
                 again.append((outbox.retry_member(event, hook["id"], attempt + 1),
                               now() + delay))
             elif result["final"]:
-                self.state.rt.event("warning", "webhooks", "gave_up", hook_id=hook["id"],
+                self.event("warning", "webhooks", "gave_up", hook_id=hook["id"],
                                     event_id=event["id"], attempts=attempt)
         full = await io(outbox.settle, store, list(batch.entries), done, again, results)
         if full:
-            self.state.rt.event("warning", "webhooks", "retries_full", given_up=full)
+            self.event("warning", "webhooks", "retries_full", given_up=full)
         return True
 
     async def attempt(self, event: dict[str, Any], hook: dict[str, Any],
                       attempt: int) -> dict[str, Any]:
         """POST ``event`` to ``hook`` once → the delivery log's line (``final``: failed
         and no attempt left)."""
-        s = self.state.settings
+        s = self.settings
         body = orjson.dumps(event)
         stamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "User-Agent": "kefu-webhooks/1",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kefu.webhooks.events import EVENTS
+from kefu.persistence.webhook_events import EVENTS
 from tests.e2e.conftest import E2E_ENV
 from tests.e2e.webhook_receiver import Receiver, signed_by
 from tests.helpers import WS, Api, ServerProcess, connect, running

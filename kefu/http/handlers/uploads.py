@@ -35,8 +35,8 @@ from kefu.http.handlers.base import ApiError, BaseHandler
 from kefu.http.handlers.sessions import can_read
 from kefu.http.i18n import MESSAGES
 from kefu.http.openapi import doc
+from kefu.persistence import upload_records as records
 from kefu.persistence.rate_limits import Limit, RateLimits
-from kefu.uploads import records
 from kefu.uploads.images import THUMB_TYPE
 from kefu.uploads.service import UploadRefused, Uploads
 

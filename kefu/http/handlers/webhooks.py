@@ -24,8 +24,8 @@ from kefu.http.i18n import MESSAGES
 from kefu.http.models import Body, Name
 from kefu.http.openapi import doc
 from kefu.persistence import webhooks
+from kefu.persistence.webhook_events import EVENTS
 from kefu.webhooks import outbox
-from kefu.webhooks.events import EVENTS
 from kefu.webhooks.targets import RefusedTarget, check_target
 
 MESSAGES.update({

@@ -1,13 +1,13 @@
 """An upload's metadata in Redis (issue 15, uploads): one hash per upload, written once,
 after its bytes are in the blob store (so a record never names a missing blob). The
-bytes themselves are in the blob store (``storage.py``), not in Redis, so a backup of the
+bytes themselves are in the blob store (``kefu/uploads/storage.py``), not in Redis, so a backup of the
 keys does not hold them. Blocking; called from the executor."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from kefu.domain import iso, now
 from kefu.persistence.redis import Store
@@ -44,3 +44,10 @@ def view(raw: dict[str, Any]) -> dict[str, Any]:
     out["url"] = f"/api/uploads/{out['id']}"
     out["thumbnail_url"] = f"{out['url']}/thumbnail" if out["image"] else None
     return out
+
+
+class Blobs(Protocol):
+    """What erasure and retention need of the uploads' store (``kefu.uploads.storage``:
+    a directory or S3): deleting a file. Blocking."""
+
+    def delete(self, key: str) -> None: ...
