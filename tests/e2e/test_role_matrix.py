@@ -416,7 +416,9 @@ ROWS: list[Row] = [
     Row("GET", "/api/users", ADMIN_ONLY),
     Row("POST", "/api/users/create", grid(admin=201), body=new_user_body),
     Row("PUT", "/api/users/{me}/status", KEFU_SELF, body={"status": "online"}),
-    Row("PUT", "/api/users/{me}/permissions", ADMIN_ONLY, body={"permissions": []}),
+    # null: the role's defaults — the shared kefu A keeps its rights whatever the order
+    # (an empty list would now take every permission from it: issue 16)
+    Row("PUT", "/api/users/{me}/permissions", ADMIN_ONLY, body={"permissions": None}),
     Row("GET", "/api/users/{me}", grid(kehu=200, other_kehu=404, kefu=200, other_kefu=403)),
     Row("PUT", "/api/users/{me}", grid(kehu=200, other_kehu=404, kefu=200, other_kefu=403),
         body=own_name),
