@@ -79,8 +79,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 # --- prometheus-client series (any thread) ---------------------------------------------
 
 MESSAGES_STORED = Counter(
-    "kefu_messages_stored", "Chat messages appended to a session's history (new, not "
-    "duplicates)", registry=REGISTRY)
+    "kefu_messages_stored", "Chat messages stored, new ones only (not resends): appended "
+    "to a session's history, or kept for a customer still waiting", registry=REGISTRY)
 WRITER_BATCH = Histogram(
     "kefu_writer_batch_size", "Appends written per Redis round trip by the append writer",
     buckets=BATCH_BUCKETS, registry=REGISTRY)

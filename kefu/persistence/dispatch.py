@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from kefu import metrics
 from kefu.domain import iso, now
 from kefu.persistence.fencing import UNFENCED, Fence, Fenced
 from kefu.persistence.redis import Store, confirm_quietly
@@ -80,7 +81,10 @@ def store_waiting_message(store: Store, kehu_id: str, cmid: str | None, content:
     if status == "fenced":
         raise Fenced("the dispatcher's lease is not this node's")
     store.confirm()  # the kehu's ack waits for the replicas, as a chat message's does
-    return existing.encode() if status == "dup" else raw
+    if status == "dup":
+        return existing.encode()
+    metrics.MESSAGES_STORED.inc()
+    return raw
 
 
 def first_waiting_messages(store: Store, kehu_ids: list[str]) -> dict[str, str]:

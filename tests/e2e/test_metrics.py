@@ -75,6 +75,8 @@ def test_counters_move_with_real_traffic(server: ServerProcess, admin: Api, sock
     _, _, c2 = customer(server, admin, sockets)
     c2.send(type="request_service", team=team)
     c2.expect("queued")
+    c2.send(type="message", client_msg_id="w1", content="我在排队")  # kept while it waits
+    c2.expect("ack")
     until(server, lambda s: value(s, "kefu_queue_length", team=team) == 1)
     b.ok("PUT", f"/api/users/{b_id}/status", {"status": "online"})
     offer = k_b.expect("offer")
@@ -97,17 +99,17 @@ def test_counters_move_with_real_traffic(server: ServerProcess, admin: Api, sock
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert moved("kefu_ws_frames_received_total", type="message") == 3
+    assert moved("kefu_ws_frames_received_total", type="message") == 4
     assert moved("kefu_ws_frames_received_total", type="invalid") == 1
     assert moved("kefu_ws_frames_received_total", type="accept") == 2
     assert moved("kefu_ws_frames_received_total", type="request_service") == 2
-    assert moved("kefu_ws_frames_sent_total", type="ack") == 3
+    assert moved("kefu_ws_frames_sent_total", type="ack") == 4
     assert moved("kefu_ws_frames_sent_total", type="offer") == 1
     assert moved("kefu_ws_frames_sent_total", type="hello") >= 4
     assert moved("kefu_ws_frames_sent_total", type="other") == 0  # every kind is known
-    assert moved("kefu_messages_stored_total") == 3
+    assert moved("kefu_messages_stored_total") == 4  # the waiting one too
     assert moved("kefu_writer_batch_size_count") >= 1
-    assert moved("kefu_ack_latency_seconds_count") == 3
+    assert moved("kefu_ack_latency_seconds_count") == 4
     assert 0 < moved("kefu_ack_latency_seconds_sum") < 3 * 5
     assert moved("kefu_assignments_total", strategy="least_loaded") == 1
     assert moved("kefu_assignments_total", strategy="offer") == 1
