@@ -61,13 +61,14 @@ class Delivery:
         """
         a, status = appended.append, appended.status
         if status is AppendStatus.OK:
+            if a.response_seconds is not None:  # stored: the script counted it; routing too
+                # (told before the ack: a workload read after the ack already counts it)
+                self.rt.dispatcher().tell(AgentFiguresAdded(
+                    kefu_id=a.sender, response_seconds=a.response_seconds))
             self.outbox.to_conn(post.conn_id, protocol.ack(a.cmid, a.msg_json), a.sid, a.seq)
             self.outbox.message((a.sender, post.recipient), a.sid, a.seq,
                                 protocol.message(a.msg_json), exclude_conn=post.conn_id)
             self.rt.ack(post.receipt)
-            if a.response_seconds is not None:  # stored: the script counted it; routing too
-                self.rt.dispatcher().tell(AgentFiguresAdded(
-                    kefu_id=a.sender, response_seconds=a.response_seconds))
         elif a.resend_only and status is not AppendStatus.FENCED:  # no seq used: no repair
             self.rt.ack(post.receipt)
             self._resend_answered(post, appended)
