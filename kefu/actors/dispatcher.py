@@ -398,11 +398,7 @@ class Dispatcher(SupervisedActor):
         self.desk.fill_seats()  # (after a stale refusal and reload, too) and positions
         self.live.push_waiting(msg.now)
         self.live.push_workload()
-        mark = (id(self.queue), self.queue.version, id(self.desk.book))
-        if getattr(self, "queue_published", None) != mark:  # kefu_queue_length, once a tick
-            self.queue_published = mark
-            metrics.publish_queue([e.team for e in self.queue.entries.values()],
-                                  set(self.desk.book.teams))
+        self.live.publish_queue_length()
 
     def on_stop(self) -> None:
         """Stopped here (shut-down, or cluster mode: the lease went elsewhere): the queue

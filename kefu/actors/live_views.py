@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kefu import protocol
+from kefu import metrics, protocol
 from kefu.actors.assigner import Assigner
 from kefu.actors.routing import QueueEntry
 from kefu.actors.runtime import Runtime
@@ -29,6 +29,7 @@ class LiveViews:
     workload_sent: bytes = b""  # the workload frame last pushed
     overflowed: set[str] = field(default_factory=set)  # kehu past their overflow time
     told_max_wait: set[str] = field(default_factory=set)  # … told they may leave a message
+    gauge_mark: tuple[int, int] | None = None  # (queue version, team book) last published
 
     def watcher(self, user_id: str, online: bool) -> None:
         """An admin's dashboard opened (it gets everything at the next tick) or closed."""
@@ -109,3 +110,13 @@ class LiveViews:
         online = [a["kefu_id"] for a in agents if a["status"] != "offline"]
         if self.watchers or online:
             self.rt.outbox.to_users([*self.watchers, *online], frame)
+
+    def publish_queue_length(self) -> None:
+        """``kefu_queue_length`` per team, when the queue or the teams changed since the
+        last tick (a reload makes new views: published again)."""
+        mark = (self.desk.queue.version, id(self.desk.book))
+        if mark != self.gauge_mark:
+            self.gauge_mark = mark
+            metrics.publish_queue([e.team for e in self.desk.queue.entries.values()],
+                                  set(self.desk.book.teams))
+

@@ -34,7 +34,6 @@ Blocking: call from the executor (``bridge.run_io``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,15 +41,15 @@ from typing import Any
 import orjson
 
 from kefu.domain import iso, now
+from kefu.persistence import messages_left
 from kefu.persistence.customers import external_digest
 from kefu.persistence.messages_query import AUDIT_MAXLEN, tombstone
 from kefu.persistence.redis import Store
-from kefu.persistence.upload_records import Blobs
+from kefu.persistence.upload_records import UPLOAD_URL, Blobs
 
 BATCH = 500
 ERASE = "customer.erase"
 REDACTED = orjson.dumps({"redacted": "customer erased"}).decode()
-UPLOAD_URL = re.compile(r"/api/uploads/(up_[0-9a-f]{32})")
 
 # KEYS: user, user_tokens, users, guests_seen, kehu_active, queue, assign, offers,
 #       customer, attrs, identity ('' key part when none), marker, waiting messages
@@ -242,9 +241,7 @@ def _erase_left(store: Store, kehu_id: str) -> int:
     ids = r.zrange(k.left_by(kehu_id), 0, -1)
     pipe = r.pipeline(transaction=True)
     for left_id in ids:
-        pipe.delete(k.left(left_id))
-        pipe.zrem(k.left_all, left_id)
-        pipe.zrem(k.left_open, left_id)
+        messages_left.forget(pipe, k, left_id, None)
     pipe.delete(k.left_by(kehu_id))
     pipe.execute()
     return len(ids)

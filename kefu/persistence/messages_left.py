@@ -13,8 +13,10 @@ import uuid
 from typing import Any
 
 import orjson
+from redis.client import Pipeline
 
 from kefu.domain import iso, now
+from kefu.persistence.keys import Keys
 from kefu.persistence.redis import Store
 from kefu.persistence.webhook_events import EMIT_LUA, HOOK_LUA  # webhooks (issue 16)
 
@@ -61,6 +63,16 @@ def leave(store: Store, kehu_id: str, kehu_name: str, fields: dict[str, Any]) ->
               orjson.dumps({"message_left": _view(record)}))
     pipe.execute()
     return _view(record)
+
+
+def forget(pipe: Pipeline, k: Keys, left_id: str, kehu_id: str | None) -> None:
+    """Queue the commands that remove a message left and its index entries (erasure and
+    retention, kefu/persistence/erasure.py and retention.py)."""
+    pipe.delete(k.left(left_id))
+    pipe.zrem(k.left_all, left_id)
+    pipe.zrem(k.left_open, left_id)
+    if kehu_id:
+        pipe.zrem(k.left_by(kehu_id), left_id)
 
 
 def _many(store: Store, ids: list[str]) -> list[dict[str, Any]]:

@@ -24,7 +24,6 @@ per round trip (SCAN with COUNT for uploads). Blocking: executor threads or the 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,14 +32,14 @@ from typing import Any
 import orjson
 
 from kefu.domain import iso, now, parse_iso
+from kefu.persistence import messages_left
 from kefu.persistence.erasure import delete_upload, scan_batches
 from kefu.persistence.redis import Store
-from kefu.persistence.upload_records import Blobs
+from kefu.persistence.upload_records import UPLOAD_URL, Blobs
 
 BATCH = 200
 DAY = 86_400.0
 LOCK_MS = 10 * 60 * 1000
-UPLOAD_URL = re.compile(r"/api/uploads/(up_[0-9a-f]{32})")
 
 # KEYS: session, stream, purging copy, tag set, tags used, sessions, kehu sessions, kefu
 #       sessions, events, notes, pending
@@ -228,11 +227,7 @@ def _left(store: Store, out: Purged) -> None:
             owners = pipe.execute()
             pipe = r.pipeline(transaction=True)
             for left_id, kehu in zip(ids, owners, strict=True):
-                pipe.delete(k.left(left_id))
-                pipe.zrem(k.left_all, left_id)
-                pipe.zrem(k.left_open, left_id)
-                if kehu:
-                    pipe.zrem(k.left_by(kehu), left_id)
+                messages_left.forget(pipe, k, left_id, kehu)
             pipe.execute()
             out.messages_left += len(ids)
         if len(ids) < BATCH:

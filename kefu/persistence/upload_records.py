@@ -13,6 +13,8 @@ from kefu.domain import iso, now
 from kefu.persistence.redis import Store
 
 ID = re.compile(r"^up_[0-9a-f]{32}$")
+# an upload named in a message (its url, or pasted into its text)
+UPLOAD_URL = re.compile(r"/api/uploads/(up_[0-9a-f]{32})")
 INTS = ("size", "width", "height")
 
 
