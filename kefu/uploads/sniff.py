@@ -108,6 +108,8 @@ def _zip_kind(data: bytes) -> Kind:
                 for prefix, kind in OOXML:
                     if any(n.startswith(prefix) for n in names):
                         return kind
+    # a damaged archive, or one zipfile cannot read (NotImplementedError: a compression
+    # method it lacks): still a zip, just not a document we can name
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, NotImplementedError):
         pass
     return ZIP
